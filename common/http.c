@@ -346,6 +346,8 @@ enum cs_code cs_http_do(struct cs_http_client *c, const struct cs_http_request *
 
     cs_buf_reset(&resp->body);
     cs_buf_reset(&resp->headers);
+    if (req->secret_response)
+        resp->body.secret = true;
     resp->status = 0;
 
     struct transfer t = {

@@ -57,6 +57,8 @@ struct cs_http_request {
     cs_http_data_fn on_data; /* when set, the body goes here, not into the response */
     void *ud;
     const atomic_bool *cancel; /* when it becomes true the transfer stops (CS_ECANCELED) */
+    bool secret_response; /* the body holds key material (a Secret): keep it in a cleansed
+                             buffer */
 };
 
 struct cs_http_response {

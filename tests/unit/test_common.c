@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/codec.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/kvfile.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -284,6 +285,26 @@ static void test_log_formats(void **state)
     assert_false(cs_log_parse_format("xml", &f));
 }
 
+static void test_json_helpers(void **state)
+{
+    cs_json_init();
+    cJSON *o = cJSON_Parse("{\"metadata\":{\"name\":\"web\",\"generation\":3},"
+                           "\"ok\":true,\"n\":\"x\"}");
+    assert_non_null(o);
+    assert_string_equal(cs_json_path_str(o, "metadata.name"), "web");
+    assert_null(cs_json_path_str(o, "metadata.generation"));
+    assert_null(cs_json_path_str(o, "metadata.missing.deeper"));
+    assert_int_equal(cs_json_int(cs_json_path(o, "metadata"), "generation", -1), 3);
+    assert_int_equal(cs_json_int(o, "n", -1), -1);
+    assert_true(cs_json_bool(o, "ok", false));
+    assert_false(cs_json_bool(o, "missing", false));
+    assert_null(cs_json_str(o, "ok"));
+    char *printed = cJSON_PrintUnformatted(o);
+    assert_non_null(strstr(printed, "\"name\":\"web\""));
+    cJSON_free(printed);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_token_bucket),
         cmocka_unit_test(test_time_formats),
         cmocka_unit_test(test_log_formats),
+        cmocka_unit_test(test_json_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
