@@ -2,5 +2,6 @@
 add_library(ctl_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/queue.c
   ${CMAKE_CURRENT_LIST_DIR}/metrics.c
-  ${CMAKE_CURRENT_LIST_DIR}/httpd.c)
+  ${CMAKE_CURRENT_LIST_DIR}/httpd.c
+  ${CMAKE_CURRENT_LIST_DIR}/config.c)
 target_link_libraries(ctl_runtime PUBLIC cs_common PkgConfig::MHD m)
