@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config git ca-certificates openssl curl
   libcurl4-openssl-dev libssl-dev libyaml-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
-  clang libclang-rt-dev valgrind python3
+  clang libclang-rt-dev valgrind python3 python3-yaml
 )
 
 missing=()

@@ -1,0 +1,8 @@
+# Deployment manifests and image: rendered with kubectl kustomize and checked.
+# Active once the run command is linked in (target ctl_run).
+if(TARGET elb-certsync AND TARGET ctl_run)
+  add_test(NAME test_deploy
+           COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_deploy.py
+                   ${CMAKE_SOURCE_DIR} $<TARGET_FILE:elb-certsync>)
+  set_tests_properties(test_deploy PROPERTIES LABELS integration TIMEOUT 300)
+endif()
