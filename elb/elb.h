@@ -129,6 +129,16 @@ struct elb_provider_config {
     int max_retries;              /* for idempotent calls and throttling; < 0: default 4 */
     elb_observe_fn observe;
     void *observe_ud;
+    /* Added by elb: retry back-off bounds (0: 200 ms initial, 10 s max), the page size of
+     * list calls (0: the provider's maximum), and the longest Retry-After honoured before a
+     * throttled call gives up and reports CS_ETHROTTLED with retry_after_ms (0: 30 s). */
+    long retry_initial_ms;
+    long retry_max_ms;
+    int page_size;
+    long max_retry_after_ms;
+    /* Added by elb: set by elb_provider_new when the credentials file is readable by group or
+     * others (the caller warns). */
+    bool *loose_permissions;
 };
 
 struct elb_provider;
@@ -171,6 +181,9 @@ struct elb_provider_ops {
 struct elb_provider {
     const struct elb_provider_ops *ops;
     char *default_region;
+    /* Added by elb: the metrics callback, called by the dispatchers after every operation. */
+    elb_observe_fn observe;
+    void *observe_ud;
 };
 
 /* Creates the provider named by cfg->kind, reading its credentials file. Errors name the
