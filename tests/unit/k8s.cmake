@@ -1,5 +1,8 @@
-# Unit tests of the k8s module (Kubernetes client).
+# Unit tests of the k8s module (Kubernetes client). test_k8s_server.c is a scripted loopback
+# HTTP server #included by the tests that need one.
 if(TARGET k8s_client)
   cs_unit_test(test_k8s_config SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_config.c
                LIBS k8s_client)
+  cs_unit_test(test_k8s_client SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_client.c
+               LIBS k8s_client PkgConfig::MHD LABELS threaded)
 endif()
