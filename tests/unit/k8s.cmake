@@ -6,3 +6,7 @@ if(TARGET k8s_client)
   cs_unit_test(test_k8s_client SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_client.c
                LIBS k8s_client PkgConfig::MHD LABELS threaded)
 endif()
+if(TARGET k8s_client)
+  cs_unit_test(test_k8s_watch SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_watch.c
+               LIBS k8s_client)
+endif()
