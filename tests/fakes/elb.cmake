@@ -1,0 +1,26 @@
+# fake-elb: the loopback emulator of Huawei Cloud ELB v3 and UCloud ULB (tests/fakes/elb/), its
+# unit tests, integration test and fuzz target. It verifies signatures with the project's own
+# signers, so everything here needs the elb_sign library.
+if(TARGET elb_sign)
+  set(FAKE_ELB_DIR ${CMAKE_SOURCE_DIR}/tests/fakes/elb)
+  add_library(fake_elb_core STATIC
+              ${FAKE_ELB_DIR}/params.c ${FAKE_ELB_DIR}/pem.c ${FAKE_ELB_DIR}/faults.c
+              ${FAKE_ELB_DIR}/state.c ${FAKE_ELB_DIR}/huawei_api.c ${FAKE_ELB_DIR}/ucloud_api.c
+              ${FAKE_ELB_DIR}/server.c)
+  target_link_libraries(fake_elb_core PUBLIC elb_sign cs_common OpenSSL::Crypto PkgConfig::CJSON
+                        Threads::Threads m)
+
+  add_executable(fake-elb ${FAKE_ELB_DIR}/main.c)
+  set_target_properties(fake-elb PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  target_link_libraries(fake-elb PRIVATE fake_elb_core PkgConfig::MHD)
+
+  set(FAKE_ELB_UNIT_TESTS pem api_huawei api_ucloud control)
+  foreach(t ${FAKE_ELB_UNIT_TESTS})
+    if(EXISTS ${CMAKE_SOURCE_DIR}/tests/unit/test_fake_elb_${t}.c)
+      cs_unit_test(test_fake_elb_${t}
+                   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_fake_elb_${t}.c
+                           ${CMAKE_SOURCE_DIR}/tests/unit/fake_elb_testlib.c
+                   LIBS fake_elb_core LABELS threaded TIMEOUT 60)
+    endif()
+  endforeach()
+endif()
