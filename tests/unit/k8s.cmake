@@ -10,3 +10,7 @@ if(TARGET k8s_client)
   cs_unit_test(test_k8s_watch SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_watch.c
                LIBS k8s_client)
 endif()
+if(TARGET k8s_client)
+  cs_unit_test(test_k8s_store SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_store.c
+               LIBS k8s_client LABELS threaded)
+endif()
