@@ -4,5 +4,8 @@ add_library(ctl_core STATIC
   ${CMAKE_CURRENT_LIST_DIR}/model.c
   ${CMAKE_CURRENT_LIST_DIR}/problems.c
   ${CMAKE_CURRENT_LIST_DIR}/naming.c
-  ${CMAKE_CURRENT_LIST_DIR}/certcheck.c)
+  ${CMAKE_CURRENT_LIST_DIR}/certcheck.c
+  ${CMAKE_CURRENT_LIST_DIR}/annotations.c
+  ${CMAKE_CURRENT_LIST_DIR}/desired.c
+  ${CMAKE_CURRENT_LIST_DIR}/plan.c)
 target_link_libraries(ctl_core PUBLIC cs_common OpenSSL::Crypto)
