@@ -121,5 +121,7 @@ bool elb_ucloud_name_ok(const char *name);
 /* Comparison of PEM content ignoring whitespace and line breaks: certificates read back may
  * be re-wrapped. Only CERTIFICATE blocks count. */
 bool elb_pem_certs_equal(const char *a, const char *b);
+/* The same for the first (site) certificate only: a provider may store the chain apart. */
+bool elb_pem_leaf_equal(const char *a, const char *b);
 
 #endif

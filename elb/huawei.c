@@ -118,6 +118,8 @@ enum cs_code elb_hw_map_error(long status, const char *body, size_t len, const c
      * not published in the pages we could read; the message is ("Quota exceeded ..."). */
     bool quota = contains_ci(msg, "quota exceed") || contains_ci(msg, "exceeds the quota") ||
                  contains_ci(msg, "insufficient quota") || contains_ci(msg, "quota is not enough");
+    if (strcmp(pcode, "ELB.8905") == 0) /* the emulator's choice, unconfirmed */
+        quota = true;
     if (strcmp(pcode, "APIGW.0308") == 0 || status == 429)
         code = CS_ETHROTTLED;
     else if (quota && status >= 400 && status < 500)
@@ -835,7 +837,7 @@ static enum cs_code hw_find_created(struct hw_provider *p, const char *region,
         if (spec->imported_id && spec->imported_id[0]) {
             if (!c->imported_id || strcmp(c->imported_id, spec->imported_id) != 0)
                 continue;
-        } else if (c->certificate && !elb_pem_certs_equal(c->certificate, spec->certificate_pem)) {
+        } else if (c->certificate && !elb_pem_leaf_equal(c->certificate, spec->certificate_pem)) {
             continue;
         }
         rc = elb_cert_copy(c, found);

@@ -1,6 +1,7 @@
 /* provider.c -- elb_provider_new (chooses the backend by cfg->kind), the dispatchers (which
  * also time every operation for the observe callback), cleanup and deep-copy functions of
  * elb.h, and small helpers shared by the backends. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,13 +308,14 @@ enum cs_code elb_credentials_load(const char *path, const char *const *required,
     return CS_OK;
 }
 
-/* Appends the base64 bodies of the CERTIFICATE blocks of pem, whitespace removed. */
-static void cert_bodies(const char *pem, struct cs_buf *out)
+/* Appends the base64 bodies of the first max CERTIFICATE blocks of pem, whitespace removed. */
+static void cert_bodies(const char *pem, size_t max, struct cs_buf *out)
 {
+    size_t n = 0;
     static const char begin[] = "-----BEGIN CERTIFICATE-----";
     static const char end[] = "-----END CERTIFICATE-----";
     const char *p = pem;
-    while (p && (p = strstr(p, begin)) != NULL) {
+    while (p && n++ < max && (p = strstr(p, begin)) != NULL) {
         p += sizeof(begin) - 1;
         const char *e = strstr(p, end);
         if (!e)
@@ -326,17 +328,27 @@ static void cert_bodies(const char *pem, struct cs_buf *out)
     }
 }
 
-bool elb_pem_certs_equal(const char *a, const char *b)
+static bool pem_equal(const char *a, const char *b, size_t max)
 {
     if (!a || !b)
         return false;
     struct cs_buf x, y;
     cs_buf_init(&x, 0);
     cs_buf_init(&y, 0);
-    cert_bodies(a, &x);
-    cert_bodies(b, &y);
+    cert_bodies(a, max, &x);
+    cert_bodies(b, max, &y);
     bool eq = x.len > 0 && x.len == y.len && memcmp(x.ptr, y.ptr, x.len) == 0;
     cs_buf_free(&x);
     cs_buf_free(&y);
     return eq;
+}
+
+bool elb_pem_certs_equal(const char *a, const char *b)
+{
+    return pem_equal(a, b, SIZE_MAX);
+}
+
+bool elb_pem_leaf_equal(const char *a, const char *b)
+{
+    return pem_equal(a, b, 1);
 }

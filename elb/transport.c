@@ -177,7 +177,7 @@ enum cs_code elb_endpoint_parse(const char *endpoint, const char *region, char *
         goto out;
     }
     const char *rest = auth + auth_len;
-    if (*rest == '?' || *rest == '#') {
+    if (strpbrk(rest, "?#")) {
         rc = cs_err_set(err, CS_EINVAL, 0, "endpoint %s: no query or fragment allowed",
                         endpoint);
         goto out;

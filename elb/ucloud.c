@@ -67,8 +67,9 @@ enum cs_code elb_ucloud_map_retcode(long retcode, const char *action)
     case 153: /* API request too frequent */
         return CS_ETHROTTLED;
     case 150: /* service unavailable */
+    case 4072: /* get ULB failed, retry later (also seen for a missing ULB: see the message) */
     case 4078: /* delete ssl failed, retry later */
-    case 4079: /* get ssl failed, retry later */
+    case 4079: /* get ssl failed, retry later (also seen for a missing SSLId) */
     case 4999:
         return CS_ESERVER;
     case 4108: /* SSL certificate in use (taken as the refusal to delete a bound one) */
@@ -92,7 +93,7 @@ enum cs_code elb_ucloud_map_retcode(long retcode, const char *action)
     default:
         break;
     }
-    if (retcode >= 170 && retcode <= 179) /* 171 signature error, 172 no permission, ... */
+    if ((retcode >= 170 && retcode <= 179) || retcode == 299) /* signature, user, IAM */
         return CS_EAUTH;
     (void)action;
     return CS_EINVAL;
@@ -130,7 +131,9 @@ enum cs_code elb_ucloud_map_answer(long status, const char *body, size_t len, st
     }
     code = elb_ucloud_map_retcode(retcode, action);
     const char *msg = cs_json_str(root, "Message");
-    if (code == CS_EINVAL && msg &&
+    /* The documented texts of 4072/4079 say "failed, retry later"; a missing resource is told
+     * by the message. */
+    if ((code == CS_EINVAL || code == CS_ESERVER) && msg &&
         (strcasestr(msg, "not exist") || strcasestr(msg, "not found") || strstr(msg, "不存在")))
         code = CS_ENOTFOUND;
     const char *rid = cs_json_str(root, "RequestUUID");
@@ -844,6 +847,10 @@ static enum cs_code split_chain(const char *pem, char **user, char **ca)
     if (!e || !strstr(pem, "-----BEGIN CERTIFICATE-----"))
         return CS_EINVAL;
     e += sizeof(end) - 1;
+    if (*e == '\r')
+        e++;
+    if (*e == '\n')
+        e++;
     *user = strndup(pem, (size_t)(e - pem));
     const char *rest = strstr(e, "-----BEGIN CERTIFICATE-----");
     *ca = rest ? strdup(rest) : NULL;
@@ -871,7 +878,7 @@ static enum cs_code uc_find_created(struct uc_provider *p, const char *region,
         if (spec->imported_id && spec->imported_id[0]) {
             if (!c->imported_id || strcmp(c->imported_id, spec->imported_id) != 0)
                 continue;
-        } else if (c->certificate && !elb_pem_certs_equal(c->certificate, spec->certificate_pem)) {
+        } else if (c->certificate && !elb_pem_leaf_equal(c->certificate, spec->certificate_pem)) {
             continue;
         }
         *out = *c;
