@@ -6,3 +6,8 @@ if(TARGET elb_provider)
   # the scripted-server tables name only the fields each step needs
   target_compile_options(test_elb_provider PRIVATE -Wno-missing-field-initializers)
 endif()
+if(TARGET elb-certsync)
+  cs_unit_test(test_elb_api SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_elb_api.c
+               LIBS cs_common TIMEOUT 60)
+  add_dependencies(test_elb_api elb-certsync)
+endif()

@@ -160,7 +160,8 @@ static void script(struct server *s, const struct step *steps, size_t n)
     for (size_t i = 0; i < s->n_reqs; i++)
         free(s->reqs[i].body);
     s->n_reqs = 0;
-    memcpy(s->steps, steps, n * sizeof(*steps));
+    if (n)
+        memcpy(s->steps, steps, n * sizeof(*steps));
     s->n_steps = n;
     s->next = 0;
     pthread_mutex_unlock(&s->lock);
