@@ -133,10 +133,18 @@ static void test_auth_request_tampering(void **state)
     req.n_headers = 3;
     fe_server_handle(t->server, &req, &t->resp);
     assert_int_equal(t->resp.status, 401);
-    /* a body changed after signing */
-    char *body = create_body("tampered", "tamper.example.test", NULL);
+    /* a body, a query or a path changed after signing */
+    char *body = create_body("signed", "tamper.example.test", NULL);
+    char *other = strdup(body);
+    other[strlen(other) - 3] ^= 1;
+    assert_int_equal(fe_test_hw_tampered(t, "POST", CERTS, NULL, body, other, T_HW_AK, T_HW_SK,
+                                         T_HW_PROJECT, 0),
+                     401);
     assert_int_equal(fe_test_hw(t, "POST", CERTS, NULL, body), 201);
     free(body);
+    free(other);
+    assert_int_equal(fe_test_ctl(t, "GET", "/_fake/state", NULL), 200);
+    assert_int_equal(cJSON_GetArraySize(cs_json_path(t->json, "huawei.certificates")), 4);
 }
 
 static void test_certificate_lifecycle(void **state)

@@ -309,6 +309,15 @@ int fe_test_hw_full(struct fe_test *t, const char *method, const char *path, con
                     const char *body, const char *ak, const char *sk, const char *project_header,
                     int64_t date_ms)
 {
+    return fe_test_hw_tampered(t, method, path, query, body, body, ak, sk, project_header,
+                               date_ms);
+}
+
+int fe_test_hw_tampered(struct fe_test *t, const char *method, const char *path,
+                        const char *query, const char *body, const char *sent_body,
+                        const char *ak, const char *sk, const char *project_header,
+                        int64_t date_ms)
+{
     struct elb_query_param qp[64];
     size_t nq = 0;
     char qcopy[4096];
@@ -366,8 +375,8 @@ int fe_test_hw_full(struct fe_test *t, const char *method, const char *path, con
         .target = cs_buf_str(&target),
         .headers = all,
         .n_headers = n,
-        .body = body ? body : "",
-        .body_len = body ? strlen(body) : 0,
+        .body = sent_body ? sent_body : "",
+        .body_len = sent_body ? strlen(sent_body) : 0,
         .now_ms = t->now_ms,
     };
     run(t, &req);

@@ -57,6 +57,11 @@ void fe_test_cleanup(struct fe_test *t);
 int fe_test_hw_full(struct fe_test *t, const char *method, const char *path, const char *query,
                     const char *body, const char *ak, const char *sk, const char *project_header,
                     int64_t date_ms);
+/* Signs body but sends sent_body (a request changed on the way). */
+int fe_test_hw_tampered(struct fe_test *t, const char *method, const char *path,
+                        const char *query, const char *body, const char *sent_body,
+                        const char *ak, const char *sk, const char *project_header,
+                        int64_t date_ms);
 int fe_test_hw(struct fe_test *t, const char *method, const char *path, const char *query,
                const char *body);
 
