@@ -378,6 +378,7 @@ enum cs_code k8s_do(struct k8s_client *c, const struct k8s_call *call, cJSON **o
         .body_len = body ? strlen(body) : 0,
         .timeout_ms = call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms,
         .secret_response = call->res->sensitive,
+        .cancel = call->cancel,
     };
     rc = exchange(c, &rq, call->content_type ? call->content_type : "application/json", &resp, NULL,
               err);
@@ -438,7 +439,9 @@ enum cs_code k8s_list(struct k8s_client *c, const struct k8s_resource *res, cons
             goto out;
         }
     }
-    struct k8s_call call = {.method = "GET", .res = res, .ns = ns, .query = cs_buf_str(&q)};
+    struct k8s_call call = {.method = "GET", .res = res, .ns = ns, .query = cs_buf_str(&q),
+                            .timeout_ms = opts ? opts->timeout_ms : 0,
+                            .cancel = opts ? opts->cancel : NULL};
     rc = k8s_do(c, &call, out, err);
 out:
     cs_buf_free(&q);

@@ -71,6 +71,7 @@ struct k8s_call {
     const cJSON *body;
     const char *content_type; /* default application/json */
     long timeout_ms;
+    const atomic_bool *cancel; /* optional: stop promptly (CS_ECANCELED) */
 };
 enum cs_code k8s_do(struct k8s_client *c, const struct k8s_call *call, cJSON **out,
                     struct cs_err *err);
@@ -81,6 +82,8 @@ struct k8s_list_opts {
     const char *resource_version; /* "0": from the cache; NULL: consistent read */
     const char *continue_token;
     long limit; /* 0: no limit */
+    long timeout_ms;           /* 0: the client's */
+    const atomic_bool *cancel; /* optional */
 };
 
 enum cs_code k8s_get(struct k8s_client *c, const struct k8s_resource *res, const char *ns,

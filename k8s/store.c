@@ -343,6 +343,12 @@ out:
     return rc;
 }
 
+static int cmp_change(const void *a, const void *b)
+{
+    const struct change *x = a, *y = b;
+    return strcmp(x->old->key, y->old->key);
+}
+
 enum cs_code k8s_store_replace(struct k8s_store *s, const cJSON *items, struct cs_err *err)
 {
     enum cs_code rc = CS_OK;
@@ -387,6 +393,7 @@ enum cs_code k8s_store_replace(struct k8s_store *s, const cJSON *items, struct c
         changes[n_changes++] = (struct change){.old = old, .obj = k8s_obj_ref(objs[i])};
         objs[i] = NULL;
     }
+    size_t first_delete = n_changes;
     if (rc == CS_OK) {
         for (size_t b = 0; b < s->n_buckets; b++) {
             struct entry **e = &s->buckets[b];
@@ -404,6 +411,8 @@ enum cs_code k8s_store_replace(struct k8s_store *s, const cJSON *items, struct c
         }
     }
     pthread_mutex_unlock(&s->lock);
+    /* deletes in key order, so that handlers see a deterministic sequence */
+    qsort(changes + first_delete, n_changes - first_delete, sizeof(*changes), cmp_change);
     for (i = 0; i < n_changes; i++)
         emit(s, &changes[i]);
 out:

@@ -270,10 +270,12 @@ __attribute__((unused)) static int tsrv_count(struct tsrv *s)
 __attribute__((unused)) static void tsrv_line(struct tsrv *s, int i, char *out, size_t n)
 {
     pthread_mutex_lock(&s->lock);
+    int w = 0;
     if (i < s->n_log)
-        snprintf(out, n, "%s %s?%s", s->log[i].method, s->log[i].path, s->log[i].query);
+        w = snprintf(out, n, "%s %s?%s", s->log[i].method, s->log[i].path, s->log[i].query);
     else
-        snprintf(out, n, "(none)");
+        w = snprintf(out, n, "(none)");
+    assert_true(w >= 0 && (size_t)w < n); /* callers give room enough */
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/json.h"
 #include "k8s/store.h"
@@ -270,7 +271,7 @@ static void test_many(void **state)
 struct reader_arg {
     struct k8s_store *s;
     atomic_bool *stop;
-    long reads;
+    atomic_long reads;
 };
 
 static void *reader(void *p)
@@ -287,7 +288,7 @@ static void *reader(void *p)
         size_t n;
         if (k8s_store_list(a->s, &v, &n, NULL) == CS_OK)
             k8s_store_list_free(v, n);
-        a->reads++;
+        atomic_fetch_add(&a->reads, 1);
     }
     return NULL;
 }
@@ -311,6 +312,10 @@ static void test_concurrent_readers(void **state)
         apply(s, K8S_WATCH_MODIFIED, "ns", "hot", "1", fp);
         apply(s, i % 3 ? K8S_WATCH_ADDED : K8S_WATCH_DELETED, "ns", name, "1", fp);
     }
+    /* let every reader run at least once (valgrind serialises threads) */
+    for (int i = 0; i < 3; i++)
+        for (int w = 0; w < 10000 && atomic_load(&args[i].reads) == 0; w++)
+            usleep(1000);
     atomic_store(&stop, true);
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
