@@ -42,9 +42,9 @@ static void strip_directives(cJSON *v)
 
 static enum cs_code set_member(cJSON *obj, const char *key, cJSON *val)
 {
-    cJSON *existing = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (existing) {
-        if (!cJSON_ReplaceItemViaPointer(obj, existing, val)) {
+    if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
+        /* (ReplaceItemInObject also names the new item; ReplaceItemViaPointer would not) */
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, key, val)) {
             cJSON_Delete(val);
             return CS_ENOMEM;
         }
@@ -304,9 +304,8 @@ static bool add_at(cJSON **root, const char *ptr, cJSON *v, bool replace_only)
     char last[512];
     cJSON *parent = resolve_parent(*root, ptr, last, sizeof(last));
     if (cJSON_IsObject(parent)) {
-        cJSON *existing = cJSON_GetObjectItemCaseSensitive(parent, last);
-        if (existing)
-            return cJSON_ReplaceItemViaPointer(parent, existing, v);
+        if (cJSON_GetObjectItemCaseSensitive(parent, last))
+            return cJSON_ReplaceItemInObjectCaseSensitive(parent, last, v);
         if (replace_only)
             return false;
         return cJSON_AddItemToObject(parent, last, v);
@@ -318,9 +317,17 @@ static bool add_at(cJSON **root, const char *ptr, cJSON *v, bool replace_only)
             return false;
         if (replace_only)
             return cJSON_ReplaceItemInArray(parent, i, v);
-        if (i == size)
-            return cJSON_AddItemToArray(parent, v);
-        return cJSON_InsertItemInArray(parent, i, v);
+        /* (cJSON 1.7.15's InsertItemInArray does not insert: move the tail aside instead) */
+        cJSON *tail = cJSON_CreateArray();
+        if (!tail)
+            return false;
+        for (int k = i; k < size; k++)
+            cJSON_AddItemToArray(tail, cJSON_DetachItemFromArray(parent, i));
+        bool ok = cJSON_AddItemToArray(parent, v);
+        while (tail->child)
+            cJSON_AddItemToArray(parent, cJSON_DetachItemFromArray(tail, 0));
+        cJSON_Delete(tail);
+        return ok;
     }
     return false;
 }
