@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "common/kvfile.h"
 #include "common/log.h"
+#include "common/map.h"
 #include "common/util.h"
 
 static void test_err_set_and_prefix(void **state)
@@ -305,6 +306,52 @@ static void test_json_helpers(void **state)
     cJSON_Delete(o);
 }
 
+static void test_map_and_sets(void **state)
+{
+    struct cs_map m;
+    cs_map_init(&m);
+    assert_null(cs_map_get(&m, "x"));
+    assert_null(cs_map_remove(&m, "x"));
+    char keys[2000][8];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        assert_int_equal(cs_map_put(&m, keys[i], keys[i], NULL), CS_OK);
+    }
+    assert_int_equal(m.len, 2000);
+    void *old = NULL;
+    assert_int_equal(cs_map_put(&m, "k7", "seven", &old), CS_OK);
+    assert_ptr_equal(old, keys[7]);
+    assert_string_equal(cs_map_get(&m, "k7"), "seven");
+    assert_int_equal(m.len, 2000);
+    size_t seen = 0;
+    struct cs_map_iter it;
+    for (struct cs_map_entry *e = cs_map_first(&m, &it); e; e = cs_map_next(&m, &it))
+        seen++;
+    assert_int_equal(seen, 2000);
+    for (int i = 0; i < 2000; i += 2)
+        assert_non_null(cs_map_remove(&m, keys[i]));
+    assert_int_equal(m.len, 1000);
+    assert_null(cs_map_get(&m, "k10"));
+    assert_ptr_equal(cs_map_get(&m, "k11"), keys[11]);
+    cs_map_cleanup(&m, NULL);
+
+    /* map of sets */
+    cs_map_init(&m);
+    assert_int_equal(cs_map_set_add(&m, "shop/tls", "shop/web"), CS_OK);
+    assert_int_equal(cs_map_set_add(&m, "shop/tls", "shop/api"), CS_OK);
+    assert_int_equal(cs_map_set_add(&m, "shop/tls", "shop/web"), CS_OK);
+    struct cs_strset *s = cs_map_get(&m, "shop/tls");
+    assert_int_equal(s->n, 2);
+    assert_string_equal(s->items[0], "shop/api");
+    assert_true(cs_strset_has(s, "shop/web"));
+    assert_false(cs_strset_has(s, "shop/web-2"));
+    cs_map_set_remove(&m, "shop/tls", "shop/api");
+    cs_map_set_remove(&m, "shop/tls", "shop/web");
+    assert_null(cs_map_get(&m, "shop/tls"));
+    cs_map_set_add(&m, "a", "1");
+    cs_map_cleanup(&m, cs_strset_free);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_time_formats),
         cmocka_unit_test(test_log_formats),
         cmocka_unit_test(test_json_helpers),
+        cmocka_unit_test(test_map_and_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
