@@ -57,14 +57,14 @@ struct tsrv {
     atomic_int open_streams;
 };
 
-static void tsrv_set_body(struct tsrv_resp *r, int status, const char *body)
+__attribute__((unused)) static void tsrv_set_body(struct tsrv_resp *r, int status, const char *body)
 {
     r->status = status;
     free(r->body);
     r->body = body ? strdup(body) : NULL;
 }
 
-static void tsrv_status(struct tsrv_resp *r, int code, const char *reason, const char *message)
+__attribute__((unused)) static void tsrv_status(struct tsrv_resp *r, int code, const char *reason, const char *message)
 {
     char *b = NULL;
     assert_true(asprintf(&b,
@@ -76,7 +76,7 @@ static void tsrv_status(struct tsrv_resp *r, int code, const char *reason, const
     r->body = b;
 }
 
-static void tsrv_chunk(struct tsrv_resp *r, const char *data)
+__attribute__((unused)) static void tsrv_chunk(struct tsrv_resp *r, const char *data)
 {
     assert_true(r->n_chunks < TSRV_MAX_CHUNKS);
     r->stream = true;
@@ -91,14 +91,14 @@ struct tsrv_stream {
     int gen;
 };
 
-static void tsrv_resp_cleanup(struct tsrv_resp *r)
+__attribute__((unused)) static void tsrv_resp_cleanup(struct tsrv_resp *r)
 {
     free(r->body);
     for (size_t i = 0; i < r->n_chunks; i++)
         free(r->chunks[i]);
 }
 
-static void tsrv_stream_free(void *p)
+__attribute__((unused)) static void tsrv_stream_free(void *p)
 {
     struct tsrv_stream *s = p;
     atomic_fetch_sub(&s->srv->open_streams, 1);
@@ -205,7 +205,7 @@ static enum MHD_Result tsrv_handler(void *cls, struct MHD_Connection *conn, cons
     return ret;
 }
 
-static void tsrv_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+__attribute__((unused)) static void tsrv_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                            enum MHD_RequestTerminationCode toe)
 {
     struct tsrv_req *req = *con_cls;
@@ -240,7 +240,7 @@ static struct tsrv *tsrv_start(tsrv_fn fn, void *ud)
     return s;
 }
 
-static void tsrv_stop(struct tsrv *s)
+__attribute__((unused)) static void tsrv_stop(struct tsrv *s)
 {
     if (!s)
         return;
