@@ -26,3 +26,16 @@ if(TARGET elb_sign)
     endif()
   endforeach()
 endif()
+
+if(TARGET fake_elb_testlib AND EXISTS ${CMAKE_SOURCE_DIR}/tests/integration/test_fake_elb_integration.c)
+  # The binary over HTTP on 127.0.0.1 (bounded: every wait in it has a limit).
+  add_executable(test_fake_elb_integration
+                 ${CMAKE_SOURCE_DIR}/tests/integration/test_fake_elb_integration.c)
+  set_target_properties(test_fake_elb_integration PROPERTIES
+                        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(test_fake_elb_integration PRIVATE fake_elb_testlib PkgConfig::CMOCKA)
+  add_dependencies(test_fake_elb_integration fake-elb)
+  add_test(NAME test_fake_elb_integration
+           COMMAND test_fake_elb_integration $<TARGET_FILE:fake-elb>)
+  set_tests_properties(test_fake_elb_integration PROPERTIES LABELS "integration" TIMEOUT 60)
+endif()
