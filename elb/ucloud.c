@@ -43,6 +43,14 @@ static struct uc_provider *uc(struct elb_provider *p)
     return (struct uc_provider *)p;
 }
 
+/* A JSON number as a long, or def when it is not an integer in [lo, hi] (no UB on 1e300). */
+static long bounded_long(const cJSON *v, long lo, long hi, long def)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)lo && v->valuedouble <= (double)hi))
+        return def;
+    return (long)v->valuedouble;
+}
+
 /* ---- pure helpers ---------------------------------------------------------------------- */
 
 bool elb_ucloud_name_ok(const char *name)
@@ -123,7 +131,11 @@ enum cs_code elb_ucloud_map_answer(long status, const char *body, size_t len, st
         cJSON_Delete(root);
         return cs_err_set(err, CS_EPROTO, status, "ucloud: answer without RetCode");
     }
-    long retcode = (long)rc->valuedouble;
+    long retcode = bounded_long(rc, -2147483647L, 2147483647L, -1);
+    if (retcode == -1 && rc->valuedouble != -1) {
+        cJSON_Delete(root);
+        return cs_err_set(err, CS_EPROTO, status, "ucloud: RetCode out of range");
+    }
     const char *action = cs_json_str(root, "Action");
     if (retcode == 0) {
         cJSON_Delete(root);
@@ -276,7 +288,7 @@ static enum cs_code parse_ssl(const cJSON *obj, struct elb_cert *out, struct cs_
     }
     c.created_ms = time_field_ms(obj, "CreateTime");
     c.not_after_ms = time_field_ms(obj, "NotAfter");
-    c.source = cs_json_int(obj, "SSLSource", 0) == 1 || (c.imported_id && c.imported_id[0])
+    c.source = bounded_long(cJSON_GetObjectItemCaseSensitive(obj, "SSLSource"), 0, 9, 0) == 1 || (c.imported_id && c.imported_id[0])
                    ? ELB_CERT_SOURCE_IMPORTED
                    : ELB_CERT_SOURCE_UPLOADED;
     enum cs_code rc = parse_bindings(obj, &c);
@@ -296,7 +308,7 @@ bad:
 static long total_of(const cJSON *root)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "TotalCount");
-    return cJSON_IsNumber(t) && t->valuedouble >= 0 ? (long)t->valuedouble : -1;
+    return bounded_long(t, 0, 1L << 40, -1);
 }
 
 enum cs_code elb_ucloud_parse_ssl_page(const char *body, size_t len, struct elb_cert_list *list,

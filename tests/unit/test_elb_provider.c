@@ -1073,6 +1073,8 @@ static void test_error_tables(void **state)
         {200, "[]", CS_EPROTO},
         {200, "", CS_EPROTO},
         {200, "{\"RetCode\":0", CS_EPROTO},
+        {200, "{\"RetCode\":6.6e51}", CS_EPROTO}, /* found by fuzz_elb_ucloud: no UB */
+        {200, "{\"RetCode\":-1e300}", CS_EPROTO},
         {429, "", CS_ETHROTTLED},
         {502, "", CS_ESERVER},
         {403, "", CS_EAUTH},
@@ -1128,6 +1130,20 @@ static void test_parsers_malformed(void **state)
         "{\"DataSet\":[{\"SSLId\":\"a\",\"BindedTargetSet\":[1]}]}",
         "{\"DataSet\":[{\"SSLId\":\"a\",\"BindedTargetSet\":{}}]}",
     };
+    /* Huge numbers are not UB (found by fuzz_elb_ucloud): TotalCount is ignored. */
+    {
+        const char *huge = "{\"TotalCount\":1.2e25,\"DataSet\":[{\"SSLId\":\"a\",\"SSLSource\":1e300,"
+                           "\"CreateTime\":1e300}]}";
+        struct elb_cert_list l = {0};
+        size_t n;
+        long total;
+        assert_int_equal(elb_ucloud_parse_ssl_page(huge, strlen(huge), &l, &n, &total, NULL),
+                         CS_OK);
+        assert_int_equal(total, -1);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.items[0].created_ms, 0);
+        elb_cert_list_cleanup(&l);
+    }
     for (size_t i = 0; i < sizeof(uc_pages) / sizeof(uc_pages[0]); i++) {
         struct elb_cert_list l = {0};
         size_t n;
