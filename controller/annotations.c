@@ -38,6 +38,18 @@ const struct ctl_annotation_spec ctl_annotation_table[] = {
 };
 const size_t ctl_annotation_count = sizeof(ctl_annotation_table) / sizeof(ctl_annotation_table[0]);
 
+enum cs_code ctl_annotations_markdown(struct cs_buf *out)
+{
+    enum cs_code rc = cs_buf_adds(out, "| Annotation | Default | Example | Meaning |\n"
+                                       "|---|---|---|---|\n");
+    for (size_t i = 0; rc == CS_OK && i < ctl_annotation_count; i++) {
+        const struct ctl_annotation_spec *a = &ctl_annotation_table[i];
+        rc = cs_buf_addf(out, "| `%s` | %s | `%s` | %s |\n", a->name,
+                         a->default_value[0] ? a->default_value : "-", a->example, a->meaning);
+    }
+    return rc;
+}
+
 void ctl_ingress_opts_cleanup(struct ctl_ingress_opts *o)
 {
     if (!o)

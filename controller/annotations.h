@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "controller/model.h"
 #include "controller/problems.h"
@@ -48,6 +49,10 @@ struct ctl_ingress_opts {
     char **imported_ids; /* USSL IDs (UCloud) or SCM certificate IDs (Huawei) */
     size_t n_imported_ids;
 };
+
+/* Appends the table as Markdown (| Annotation | Default | Example | Meaning |), for the
+ * README and for checking it against the code. */
+enum cs_code ctl_annotations_markdown(struct cs_buf *out);
 
 void ctl_ingress_opts_cleanup(struct ctl_ingress_opts *o);
 

@@ -232,6 +232,20 @@ static void test_table(void **state)
     }
 }
 
+static void test_markdown(void **state)
+{
+    struct cs_buf b;
+    cs_buf_init(&b, 65536);
+    assert_int_equal(ctl_annotations_markdown(&b), CS_OK);
+    assert_non_null(strstr(cs_buf_str(&b), "| Annotation | Default | Example | Meaning |"));
+    assert_non_null(strstr(cs_buf_str(&b), "| `kubernetes.io/elb.port` | 443 | `8443` |"));
+    size_t lines = 0;
+    for (const char *p = cs_buf_str(&b); *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, ctl_annotation_count + 2);
+    cs_buf_free(&b);
+}
+
 int main(void)
 {
     cs_json_init();
@@ -241,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_default_port_and_region),
         cmocka_unit_test(test_class),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_markdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
