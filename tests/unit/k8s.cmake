@@ -22,3 +22,7 @@ if(TARGET k8s_client)
   cs_unit_test(test_k8s_lease SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_lease.c
                LIBS k8s_client PkgConfig::MHD LABELS threaded)
 endif()
+if(TARGET k8s_client)
+  cs_unit_test(test_k8s_events SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_events.c
+               LIBS k8s_client PkgConfig::MHD LABELS threaded)
+endif()
