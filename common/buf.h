@@ -33,7 +33,8 @@ enum cs_code cs_buf_adds(struct cs_buf *b, const char *s);
 enum cs_code cs_buf_addc(struct cs_buf *b, char c);
 enum cs_code cs_buf_addf(struct cs_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-enum cs_code cs_buf_vaddf(struct cs_buf *b, const char *fmt, va_list ap);
+enum cs_code cs_buf_vaddf(struct cs_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Returns the content as a malloc'd string the caller frees, and empties the buffer.
  * Never NULL: an empty buffer gives "". Returns NULL only when out of memory. */
