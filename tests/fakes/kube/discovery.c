@@ -132,7 +132,9 @@ bool fk_discovery(struct fk_server *srv, const char *path, struct fk_response *r
         cJSON *sa = cJSON_AddArrayToObject(j, "serverAddressByClientCIDRs");
         cJSON *a = cJSON_CreateObject();
         char addr[64];
+        pthread_mutex_lock(&srv->cfg_mu);
         snprintf(addr, sizeof(addr), "127.0.0.1:%d", srv->port);
+        pthread_mutex_unlock(&srv->cfg_mu);
         cJSON_AddStringToObject(a, "clientCIDR", "0.0.0.0/0");
         cJSON_AddStringToObject(a, "serverAddress", addr);
         cJSON_AddItemToArray(sa, a);

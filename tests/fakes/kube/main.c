@@ -465,11 +465,13 @@ int main(int argc, char **argv)
         goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    pthread_mutex_lock(&srv.cfg_mu); /* handlers read it for /api */
     srv.port = info ? info->port : 0;
+    pthread_mutex_unlock(&srv.cfg_mu);
     char url[128];
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &addr.sin_addr, host, sizeof(host));
-    snprintf(url, sizeof(url), "%s://%s:%d", o.tls ? "https" : "http", host, srv.port);
+    snprintf(url, sizeof(url), "%s://%s:%d", o.tls ? "https" : "http", host, info ? info->port : 0);
 
     if (o.ca_out && write_file(o.ca_out, tls.ca_pem ? tls.ca_pem : "",
                                tls.ca_pem ? strlen(tls.ca_pem) : 0, 0644) != 0) {
@@ -486,7 +488,7 @@ int main(int argc, char **argv)
     }
     if (o.port_file) {
         char p[16];
-        int n = snprintf(p, sizeof(p), "%d\n", srv.port);
+        int n = snprintf(p, sizeof(p), "%d\n", info ? info->port : 0);
         if (write_file(o.port_file, p, (size_t)n, 0644) != 0) {
             fprintf(stderr, "fake-kube-apiserver: cannot write %s: %s\n", o.port_file,
                     strerror(errno));
