@@ -39,3 +39,8 @@ if(TARGET fake_elb_testlib AND EXISTS ${CMAKE_SOURCE_DIR}/tests/integration/test
            COMMAND test_fake_elb_integration $<TARGET_FILE:fake-elb>)
   set_tests_properties(test_fake_elb_integration PROPERTIES LABELS "integration" TIMEOUT 60)
 endif()
+
+if(TARGET fake_elb_testlib)
+  cs_fuzz_target(fuzz_fake_elb_request SOURCES ${CMAKE_SOURCE_DIR}/tests/fakes/elb/fuzz_request.c
+                 LIBS fake_elb_testlib CORPUS ${CMAKE_SOURCE_DIR}/tests/fakes/elb/fuzz-corpus)
+endif()

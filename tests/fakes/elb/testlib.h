@@ -53,7 +53,7 @@ void fe_test_cleanup(struct fe_test *t);
 
 /* A signed Huawei request (query: "k=v&k=v", unencoded values without '&' or '='; NULL for
  * none). project_header: the X-Project-Id to send, NULL for none. date_ms: the X-Sdk-Date,
- * 0 for now. Returns the status. */
+ * 0 for now. Returns the status, or -1 when the signer refuses the request. */
 int fe_test_hw_full(struct fe_test *t, const char *method, const char *path, const char *query,
                     const char *body, const char *ak, const char *sk, const char *project_header,
                     int64_t date_ms);
@@ -66,7 +66,8 @@ int fe_test_hw(struct fe_test *t, const char *method, const char *path, const ch
                const char *body);
 
 /* A signed UCloud request: params is a NULL-terminated list of key, value strings; sent as a
- * form POST (json: as a JSON POST). Returns RetCode (-1 when the answer has none). */
+ * form POST (json: as a JSON POST). Returns RetCode (-1 when the answer has none, or the
+ * signer refuses the parameters). */
 int fe_test_uc_full(struct fe_test *t, const char *pub, const char *priv, bool json,
                     const char *const *params);
 int fe_test_uc(struct fe_test *t, const char *const *params);
