@@ -40,19 +40,29 @@ bool elb_transport_retry_delay(uint64_t backoff_ms, long retry_after_ms, long ma
     return true;
 }
 
-enum cs_code elb_transport_init(struct elb_transport *t, const struct elb_provider_config *cfg,
-                                struct cs_err *err)
+static struct cs_http_client_opts client_opts(const char *ca_file)
 {
-    memset(t, 0, sizeof(*t));
-    struct cs_http_client_opts o = {
-        .tls = {.ca_file = cfg->ca_file},
+    return (struct cs_http_client_opts){
+        .tls = {.ca_file = ca_file},
         .connect_timeout_ms = 10000,
         .user_agent = "elb-certsync",
         .accept_gzip = true,
     };
+}
+
+enum cs_code elb_transport_init(struct elb_transport *t, const struct elb_provider_config *cfg,
+                                struct cs_err *err)
+{
+    memset(t, 0, sizeof(*t));
+    if (cfg->ca_file && !(t->ca_file = strdup(cfg->ca_file)))
+        return cs_err_set(err, CS_ENOMEM, 0, "out of memory");
+    struct cs_http_client_opts o = client_opts(t->ca_file);
     enum cs_code rc = cs_http_client_new(&o, &t->http, err);
-    if (rc)
+    if (rc) {
+        free(t->ca_file);
+        t->ca_file = NULL;
         return rc;
+    }
     cs_token_bucket_init(&t->bucket, cfg->qps, cfg->burst > 0 ? cfg->burst : 1);
     t->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     t->max_retries = cfg->max_retries < 0 ? DEFAULT_RETRIES : cfg->max_retries;
@@ -71,6 +81,8 @@ void elb_transport_cleanup(struct elb_transport *t)
 {
     if (!t || !t->http)
         return;
+    free(t->ca_file);
+    t->ca_file = NULL;
     cs_http_client_free(t->http);
     cs_token_bucket_cleanup(&t->bucket);
     t->http = NULL;
@@ -98,7 +110,19 @@ enum cs_code elb_transport_call(struct elb_transport *t, const struct elb_call *
             req.timeout_ms = t->timeout_ms;
         cs_http_response_cleanup(resp);
         cs_http_response_init(resp);
-        rc = cs_http_do(t->http, &req, resp, &e);
+        if (call->idempotent) {
+            rc = cs_http_do(t->http, &req, resp, &e);
+        } else {
+            /* A fresh connection: libcurl silently re-sends a request whose reused connection
+             * died before any answer, and for a create that answer may have been lost after
+             * the cloud acted on it (found against fake-elb: duplicate certificates). */
+            struct cs_http_client_opts o = client_opts(t->ca_file);
+            struct cs_http_client *once = NULL;
+            rc = cs_http_client_new(&o, &once, &e);
+            if (rc == CS_OK)
+                rc = cs_http_do(once, &req, resp, &e);
+            cs_http_client_free(once);
+        }
         if (rc == CS_OK)
             rc = call->classify(call->ud, resp, &e);
         if (rc == CS_OK)

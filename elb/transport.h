@@ -23,6 +23,7 @@ struct elb_transport {
     uint64_t backoff_initial_ms;
     uint64_t backoff_max_ms;
     long max_retry_after_ms;
+    char *ca_file; /* for the one-shot clients of non-idempotent calls */
 };
 
 /* One logical request, sent one or more times. */
