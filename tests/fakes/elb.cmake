@@ -18,6 +18,11 @@ if(TARGET elb_sign)
   add_library(fake_elb_testlib STATIC ${FAKE_ELB_DIR}/testlib.c)
   target_link_libraries(fake_elb_testlib PUBLIC fake_elb_core)
 
+  # Figures, not a test: tests/fakes/elb/bench.c.
+  add_executable(fake-elb-bench ${FAKE_ELB_DIR}/bench.c)
+  set_target_properties(fake-elb-bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(fake-elb-bench PRIVATE fake_elb_testlib)
+
   set(FAKE_ELB_UNIT_TESTS pem api_huawei api_ucloud control)
   foreach(t ${FAKE_ELB_UNIT_TESTS})
     if(EXISTS ${CMAKE_SOURCE_DIR}/tests/unit/test_fake_elb_${t}.c)
