@@ -59,6 +59,9 @@ struct cs_http_request {
     const atomic_bool *cancel; /* when it becomes true the transfer stops (CS_ECANCELED) */
     bool secret_response; /* the body holds key material (a Secret): keep it in a cleansed
                              buffer */
+    bool fresh_connection; /* a new connection, closed afterwards: for non-idempotent calls,
+                              which libcurl would otherwise re-send on its own when a reused
+                              connection dies before the answer */
 };
 
 struct cs_http_response {

@@ -75,7 +75,10 @@ const char *cs_json_path_str(const cJSON *obj, const char *path)
 int64_t cs_json_int(const cJSON *obj, const char *key, int64_t def)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+    /* Out of range (or NaN) would make the conversion undefined: the default instead. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18))
+        return def;
+    return (int64_t)v->valuedouble;
 }
 
 bool cs_json_bool(const cJSON *obj, const char *key, bool def)

@@ -297,6 +297,11 @@ static void test_json_helpers(void **state)
     assert_null(cs_json_path_str(o, "metadata.missing.deeper"));
     assert_int_equal(cs_json_int(cs_json_path(o, "metadata"), "generation", -1), 3);
     assert_int_equal(cs_json_int(o, "n", -1), -1);
+    cJSON *big = cJSON_Parse("{\"huge\":1e300,\"neg\":-1e300,\"ok\":42}");
+    assert_int_equal(cs_json_int(big, "huge", -7), -7);
+    assert_int_equal(cs_json_int(big, "neg", -7), -7);
+    assert_int_equal(cs_json_int(big, "ok", -7), 42);
+    cJSON_Delete(big);
     assert_true(cs_json_bool(o, "ok", false));
     assert_false(cs_json_bool(o, "missing", false));
     assert_null(cs_json_str(o, "ok"));
