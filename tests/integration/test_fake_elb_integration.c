@@ -359,6 +359,49 @@ static void test_sigterm_exits_zero(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Runs the binary with argv and returns its exit status (bounded wait). */
+static int run_status(char *const *argv)
+{
+    pid_t pid;
+    if (posix_spawn(&pid, binary, NULL, NULL, argv, environ) != 0)
+        return -1;
+    int status = -1;
+    pid_t got = 0;
+    for (int i = 0; i < 500 && got == 0; i++) {
+        got = waitpid(pid, &status, WNOHANG);
+        if (got == 0)
+            cs_sleep_ms(10);
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_bad_flags_refused(void **state)
+{
+    struct ctx *c = *state;
+    char *not_loopback[] = {(char *)binary, "--listen", "0.0.0.0:0", "--quiet", NULL};
+    assert_int_equal(run_status(not_loopback), 1);
+    char *no_listen[] = {(char *)binary, "--quiet", NULL};
+    assert_int_equal(run_status(no_listen), 1);
+    char *bad_rate[] = {(char *)binary, "--listen", "127.0.0.1:0", "--fault-500-rate", "2", NULL};
+    assert_int_equal(run_status(bad_rate), 1);
+    char *missing_seed[] = {(char *)binary, "--listen", "127.0.0.1:0", "--state",
+                            "/nonexistent/seed.json", NULL};
+    assert_int_equal(run_status(missing_seed), 1);
+    char bad_seed[128];
+    snprintf(bad_seed, sizeof(bad_seed), "%s/bad.json", c->dir);
+    write_file(bad_seed, "{\"huawei\":{\"projects\":[{\"id\":\"p\"}]}}");
+    char *invalid_seed[] = {(char *)binary, "--listen", "127.0.0.1:0", "--state", bad_seed, NULL};
+    assert_int_equal(run_status(invalid_seed), 1);
+    unlink(bad_seed);
+    char *help[] = {(char *)binary, "--help", NULL};
+    assert_int_equal(run_status(help), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -371,6 +414,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_huawei_over_http),
         cmocka_unit_test(test_ucloud_over_http),
         cmocka_unit_test(test_faults_stats_state),
+        cmocka_unit_test(test_bad_flags_refused),
         cmocka_unit_test(test_sigterm_exits_zero),
     };
     return cmocka_run_group_tests(tests, start, stop);
