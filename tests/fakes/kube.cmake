@@ -22,3 +22,6 @@ foreach(t selectors patch store api)
     endif()
   endif()
 endforeach()
+
+cs_fuzz_target(fuzz_fake_kube_api SOURCES ${FK_DIR}/fuzz_api.c LIBS fk_core
+               CORPUS ${CMAKE_SOURCE_DIR}/tests/data/kube/fuzz-corpus)
