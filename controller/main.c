@@ -1,9 +1,10 @@
-/* main.c -- the elb-certsync executable: a table of subcommands (api, version, help; the
- * controller's run and validate join it), each a function taking its own argv. */
+/* main.c -- the elb-certsync executable: a table of subcommands (run, validate, api,
+ * version, help), each a function taking its own argv. */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/json.h"
+#include "controller/run.h"
 #include "elb/api_cmd.h"
 
 #ifndef CS_VERSION
@@ -28,6 +29,8 @@ struct subcommand {
 
 /* Add a subcommand here: name, entry point, one line of help. */
 static const struct subcommand subcommands[] = {
+    {"run", ctl_run_main, "run the controller (run --help lists every flag)"},
+    {"validate", ctl_validate_main, "check a certificate and key against a provider's rules"},
     {"api", elb_api_main, "send one signed request to the load-balancer API"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help, or a subcommand's (help api)"},

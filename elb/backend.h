@@ -15,6 +15,10 @@
 #include "elb/elb.h"
 #include "elb/param.h"
 
+/* What each cloud accepts (elb_limits_of). */
+extern const struct elb_limits elb_hw_limits;
+extern const struct elb_limits elb_uc_limits;
+
 enum cs_code elb_huawei_new(const struct elb_provider_config *cfg, struct elb_provider **out,
                             struct cs_err *err);
 enum cs_code elb_ucloud_new(const struct elb_provider_config *cfg, struct elb_provider **out,

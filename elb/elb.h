@@ -194,6 +194,8 @@ void elb_provider_free(struct elb_provider *p);
 
 /* Thin dispatchers; region NULL means the provider's default region. */
 const struct elb_limits *elb_limits(const struct elb_provider *p);
+/* A provider kind's limits without a provider ("huawei", "ucloud"); NULL when unknown. */
+const struct elb_limits *elb_limits_of(const char *kind);
 enum cs_code elb_list_certs(struct elb_provider *p, const char *region, struct elb_cert_list *out,
                             struct cs_err *err);
 enum cs_code elb_get_cert(struct elb_provider *p, const char *region, const char *id,

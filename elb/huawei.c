@@ -1193,6 +1193,23 @@ out:
 
 /* ---- construction ---------------------------------------------------------------------- */
 
+const struct elb_limits elb_hw_limits = {
+    .name_max = HW_NAME_MAX,
+    .name_extra_chars = "-_.",
+    .description_max = HW_DESCRIPTION_MAX,
+    .max_sni = HW_SNI_MAX,
+    .cert_pem_max = HW_CERT_MAX,
+    .key_pem_max = HW_KEY_MAX,
+    .chain_max = HW_CHAIN_MAX,
+    .rsa = true,
+    .ecdsa = true,
+    .rsa_min_bits = 2048,
+    .rsa_max_bits = 4096,
+    .can_rename = true,
+    .can_import = true,
+    .reports_bindings = false,
+};
+
 static const struct elb_limits *hw_limits(const struct elb_provider *bp)
 {
     return &((const struct hw_provider *)bp)->limits;
@@ -1267,22 +1284,7 @@ enum cs_code elb_huawei_new(const struct elb_provider_config *cfg, struct elb_pr
     if (rc)
         goto fail;
     p->page_size = cfg->page_size;
-    p->limits = (struct elb_limits){
-        .name_max = HW_NAME_MAX,
-        .name_extra_chars = "-_.",
-        .description_max = HW_DESCRIPTION_MAX,
-        .max_sni = HW_SNI_MAX,
-        .cert_pem_max = HW_CERT_MAX,
-        .key_pem_max = HW_KEY_MAX,
-        .chain_max = HW_CHAIN_MAX,
-        .rsa = true,
-        .ecdsa = true,
-        .rsa_min_bits = 2048,
-        .rsa_max_bits = 4096,
-        .can_rename = true,
-        .can_import = true,
-        .reports_bindings = false,
-    };
+    p->limits = elb_hw_limits;
     free(o);
     free(h);
     free(pre);

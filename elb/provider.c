@@ -352,3 +352,12 @@ bool elb_pem_leaf_equal(const char *a, const char *b)
 {
     return pem_equal(a, b, 1);
 }
+
+const struct elb_limits *elb_limits_of(const char *kind)
+{
+    if (kind && strcmp(kind, "huawei") == 0)
+        return &elb_hw_limits;
+    if (kind && strcmp(kind, "ucloud") == 0)
+        return &elb_uc_limits;
+    return NULL;
+}

@@ -1306,6 +1306,23 @@ out:
 
 /* ---- construction ---------------------------------------------------------------------- */
 
+const struct elb_limits elb_uc_limits = {
+    .name_max = UC_NAME_MAX,
+    .name_extra_chars = "-_.",
+    .description_max = 0,
+    .max_sni = UC_SNI_MAX, /* ALB; classic VServers take none (CS_EUNSUPPORTED) */
+    .cert_pem_max = 65536,
+    .key_pem_max = 8192,
+    .chain_max = 11,
+    .rsa = true,
+    .ecdsa = true,
+    .rsa_min_bits = 2048,
+    .rsa_max_bits = 4096,
+    .can_rename = true,
+    .can_import = true,
+    .reports_bindings = true,
+};
+
 static const struct elb_limits *uc_limits(const struct elb_provider *bp)
 {
     return &((const struct uc_provider *)bp)->limits;
@@ -1368,22 +1385,7 @@ enum cs_code elb_ucloud_new(const struct elb_provider_config *cfg, struct elb_pr
     if (rc)
         goto fail;
     p->page_size = cfg->page_size;
-    p->limits = (struct elb_limits){
-        .name_max = UC_NAME_MAX,
-        .name_extra_chars = "-_.",
-        .description_max = 0,
-        .max_sni = UC_SNI_MAX, /* ALB; classic VServers take none (CS_EUNSUPPORTED) */
-        .cert_pem_max = 65536,
-        .key_pem_max = 8192,
-        .chain_max = 11,
-        .rsa = true,
-        .ecdsa = true,
-        .rsa_min_bits = 2048,
-        .rsa_max_bits = 4096,
-        .can_rename = true,
-        .can_import = true,
-        .reports_bindings = true,
-    };
+    p->limits = elb_uc_limits;
     free(o);
     free(h);
     free(pre);
