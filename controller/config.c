@@ -1,6 +1,8 @@
 /* config.c -- flags and environment of `elb-certsync run`. */
 #include "controller/config.h"
 
+#include "controller/naming.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -21,8 +23,8 @@ struct opt {
 
 static const struct opt opts[] = {
     {"cluster-id", T_STRING, OFF(cluster_id), NULL,
-     "Identifies this cluster in the ownership record of every certificate it manages (required; "
-     "lowercase letters, digits and '-', at most 16, starting with a letter)"},
+     "Identifies this cluster in the name and ownership record of every certificate it manages, "
+     "unique per cloud account (required; 1-12 of a-z, 0-9 and '-', no '-' at either end)"},
     {"provider", T_STRING, OFF(provider), "huawei", "Load-balancer provider: huawei or ucloud"},
     {"region", T_STRING, OFF(region), NULL, "Default region of the load balancers (required)"},
     {"project-id", T_STRING, OFF(project_id), NULL,
@@ -212,27 +214,15 @@ static const struct opt *find_opt(const char *name, size_t len)
     return NULL;
 }
 
-static bool valid_cluster_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 16 || !(s[0] >= 'a' && s[0] <= 'z') || s[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
-}
-
 static enum cs_code validate(struct ctl_config *cfg, struct cs_err *err)
 {
     if (!cfg->cluster_id)
         return cs_err_set(err, CS_EINVAL, 0,
                           "--cluster-id is required (or ELB_CERTSYNC_CLUSTER_ID)");
-    if (!valid_cluster_id(cfg->cluster_id))
-        return cs_err_set(err, CS_EINVAL, 0,
-                          "--cluster-id \"%s\": use 1 to 16 lowercase letters, digits and '-', "
-                          "starting with a letter",
-                          cfg->cluster_id);
+    struct cs_err why;
+    if (ctl_cluster_id_check(cfg->cluster_id, &why) != CS_OK)
+        return cs_err_set(err, CS_EINVAL, 0, "--cluster-id \"%s\": %s", cfg->cluster_id,
+                          why.message);
     if (strcmp(cfg->provider, "huawei") != 0 && strcmp(cfg->provider, "ucloud") != 0)
         return cs_err_set(err, CS_EINVAL, 0, "--provider \"%s\": want huawei or ucloud",
                           cfg->provider);

@@ -4,4 +4,4 @@ add_library(ctl_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/metrics.c
   ${CMAKE_CURRENT_LIST_DIR}/httpd.c
   ${CMAKE_CURRENT_LIST_DIR}/config.c)
-target_link_libraries(ctl_runtime PUBLIC cs_common PkgConfig::MHD m)
+target_link_libraries(ctl_runtime PUBLIC ctl_core cs_common PkgConfig::MHD m)
