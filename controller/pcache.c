@@ -393,19 +393,23 @@ static void collect_certs(struct ctl_pcache *c, struct region *r, const struct e
             add_set(ids, cs_map_get(&r->by_secret, key));
         }
     }
-    /* The certificates our bound certificates' records say they replaced (to restore). */
+    /* The certificates our bound certificates' records say they replaced (to restore).
+     * Collected apart and merged after: ids is sorted, so adding to it while walking it by
+     * index would shift entries past the walk. */
     const struct elb_limits *lim = elb_limits(c->provider);
-    size_t n = ids->n;
-    for (size_t i = 0; i < n; i++) {
+    struct cs_strset replaced = {0};
+    for (size_t i = 0; i < ids->n; i++) {
         const struct elb_cert *cert = cs_map_get(&r->certs, ids->items[i]);
         struct ctl_record rec;
         memset(&rec, 0, sizeof(rec));
         if (cert && ctl_cert_is_ours(cert, c->cluster_id, lim, &rec)) {
             if (rec.replaced_cert)
-                cs_strset_add(ids, rec.replaced_cert);
+                cs_strset_add(&replaced, rec.replaced_cert);
             ctl_record_cleanup(&rec);
         }
     }
+    add_set(ids, &replaced);
+    cs_strset_cleanup(&replaced);
 }
 
 enum cs_code ctl_pcache_slice(struct ctl_pcache *c, const char *region, const char *lb_id,

@@ -844,6 +844,34 @@ static void test_slice_names_only(void **state)
     fake_free(f);
 }
 
+/* Regression: the replaced-certificate pass added to the set it was walking by index; a
+ * sorted insert shifted the rest, so a certificate after one whose replaced ID sorts first
+ * was never looked at, and what it replaced was missing from the slice. */
+static void test_slice_every_replaced(void **state)
+{
+    (void)state;
+    struct fake *f = fake_new(true);
+    add_managed(f, "c-a", "shop", "a", "a1", "l-8", "a-orig");
+    add_managed(f, "c-b", "shop", "b", "b1", "l-9", "x-b-orig");
+    add_managed(f, "c-c", "shop", "c", "c1", "l-7", "b-orig");
+    add_user(f, "a-orig", "a-orig", NULL);
+    add_user(f, "b-orig", "b-orig", NULL);
+    add_user(f, "x-b-orig", "x-b-orig", NULL);
+    fake_add_listener(f, "l-8", "lb-8", 443, "a-orig", NULL);
+    fake_add_listener(f, "l-x", "lb-x", 443, "x-b-orig", NULL);
+    fake_add_listener(f, "l-9", "lb-9", 443, "c-b", (const char *const[]){"c-a", "c-c", NULL});
+    struct ctl_pcache *c = ctl_pcache_new(&f->base, CLUSTER);
+    struct ctl_pcache_slice s;
+    assert_int_equal(ctl_pcache_slice(c, REGION, "lb-9", NULL, 443, NULL, &s, NULL), CS_OK);
+    const char *certs[] = {"c-a", "c-b", "c-c", "a-orig", "b-orig", "x-b-orig", NULL};
+    const char *ls[] = {"l-9", "l-8", "l-x", NULL};
+    assert_cert_ids(&s, certs);
+    assert_listener_ids(&s, ls);
+    ctl_pcache_slice_cleanup(&s);
+    ctl_pcache_free(c);
+    fake_free(f);
+}
+
 /* A listener the view lacks is read with find_listener once and kept; one the provider lacks
  * is CS_ENOTFOUND. */
 static void test_slice_fetches_missing(void **state)
@@ -1304,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_slice_exact),
         cmocka_unit_test(test_slice_each_index),
         cmocka_unit_test(test_slice_names_only),
+        cmocka_unit_test(test_slice_every_replaced),
         cmocka_unit_test(test_slice_fetches_missing),
         cmocka_unit_test(test_writes_keep_indexes),
         cmocka_unit_test(test_listeners_with_ours),
