@@ -1,4 +1,10 @@
-/* pcache.c -- per-region provider view with indexes. */
+/* pcache.c -- per-region provider view with indexes.
+ *
+ * A refresh lists without the lock and swaps the new view in after; the controller's own
+ * writes in between (a certificate created and bound while the lists were in flight) would be
+ * lost with the old view. So while a region has a refresh in flight, every write is also
+ * journaled, and each refresh replays, onto its new view before the swap, the entries made
+ * since it started. Replaying a write the lists already show changes nothing. */
 #include "controller/pcache.h"
 
 #include <pthread.h>
@@ -22,11 +28,31 @@ struct region {
     size_t n_ours;
 };
 
+enum jop { J_PUT, J_REMOVE, J_RENAME, J_BIND, J_FORGET };
+
+/* One write made while a refresh of its region was in flight. */
+struct jentry {
+    struct jentry *next;
+    uint64_t seq;
+    enum jop op;
+    char *region;
+    struct elb_cert cert;  /* J_PUT */
+    char *id;              /* certificate (J_REMOVE, J_RENAME) or listener (J_BIND, J_FORGET) */
+    char *name;            /* J_RENAME */
+    char *def;             /* J_BIND */
+    char **sni;            /* J_BIND */
+    size_t n_sni;
+};
+
 struct ctl_pcache {
     struct elb_provider *provider;
     char *cluster_id;
-    pthread_mutex_t lock; /* guards regions and everything in them */
+    pthread_mutex_t lock; /* guards regions and everything in them, and the journal */
     struct cs_map regions; /* name -> struct region * */
+    struct cs_map refreshing; /* region name -> refreshes in flight (as uintptr_t) */
+    struct jentry *journal, **journal_tail; /* oldest first */
+    uint64_t seq;          /* of the next journal entry */
+    uint64_t journal_lost; /* entries that could not be recorded (out of memory) */
 };
 
 static void free_cert(void *p)
@@ -89,7 +115,75 @@ struct ctl_pcache *ctl_pcache_new(struct elb_provider *p, const char *cluster_id
     }
     pthread_mutex_init(&c->lock, NULL);
     cs_map_init(&c->regions);
+    cs_map_init(&c->refreshing);
+    c->journal_tail = &c->journal;
     return c;
+}
+
+static void jentry_free(struct jentry *e)
+{
+    if (!e)
+        return;
+    free(e->region);
+    elb_cert_cleanup(&e->cert);
+    free(e->id);
+    free(e->name);
+    free(e->def);
+    for (size_t i = 0; i < e->n_sni; i++)
+        free(e->sni[i]);
+    free(e->sni);
+    free(e);
+}
+
+/* Lock held. Drops region's entries (region NULL: all). */
+static void journal_drop(struct ctl_pcache *c, const char *region)
+{
+    struct jentry **pp = &c->journal;
+    c->journal_tail = &c->journal;
+    while (*pp) {
+        struct jentry *e = *pp;
+        if (!region || strcmp(e->region, region) == 0) {
+            *pp = e->next;
+            jentry_free(e);
+        } else {
+            pp = &e->next;
+            c->journal_tail = &e->next;
+        }
+    }
+}
+
+/* Lock held. A new entry for region when a refresh of it is in flight (NULL otherwise, or
+ * when out of memory: then counted in journal_lost, which fails the refreshes in flight). */
+static struct jentry *journal_add(struct ctl_pcache *c, const char *region, enum jop op,
+                                  const char *id)
+{
+    if (!cs_map_get(&c->refreshing, region))
+        return NULL;
+    struct jentry *e = calloc(1, sizeof(*e));
+    if (!e || !(e->region = strdup(region)) || (id && !(e->id = strdup(id)))) {
+        jentry_free(e);
+        c->journal_lost++;
+        return NULL;
+    }
+    e->op = op;
+    e->seq = c->seq++;
+    *c->journal_tail = e;
+    c->journal_tail = &e->next;
+    return e;
+}
+
+/* Lock held. Undoes journal_add of the last entry (its details could not be copied). */
+static void journal_undo_last(struct ctl_pcache *c, struct jentry *e)
+{
+    struct jentry **pp = &c->journal;
+    while (*pp && *pp != e)
+        pp = &(*pp)->next;
+    if (*pp) {
+        *pp = NULL;
+        c->journal_tail = pp;
+    }
+    jentry_free(e);
+    c->journal_lost++;
 }
 
 void ctl_pcache_free(struct ctl_pcache *c)
@@ -97,6 +191,8 @@ void ctl_pcache_free(struct ctl_pcache *c)
     if (!c)
         return;
     cs_map_cleanup(&c->regions, region_free);
+    cs_map_cleanup(&c->refreshing, NULL);
+    journal_drop(c, NULL);
     pthread_mutex_destroy(&c->lock);
     free(c->cluster_id);
     free(c);
@@ -211,20 +307,42 @@ static void insert_listener(struct region *r, struct elb_listener *l)
     index_listener(r, l);
 }
 
+static void journal_replay(struct ctl_pcache *c, struct region *r, uint64_t since);
+
+/* Lock held. Counts a refresh of region in or out; the last one out drops its journal. */
+static enum cs_code refreshing_inc(struct ctl_pcache *c, const char *region)
+{
+    uintptr_t n = (uintptr_t)cs_map_get(&c->refreshing, region);
+    return cs_map_put(&c->refreshing, region, (void *)(n + 1), NULL);
+}
+
+static void refreshing_dec(struct ctl_pcache *c, const char *region)
+{
+    uintptr_t n = (uintptr_t)cs_map_get(&c->refreshing, region);
+    if (n > 1) {
+        cs_map_put(&c->refreshing, region, (void *)(n - 1), NULL); /* replaces: no allocation */
+        return;
+    }
+    cs_map_remove(&c->refreshing, region);
+    journal_drop(c, region);
+}
+
 enum cs_code ctl_pcache_refresh(struct ctl_pcache *c, const char *region, struct cs_err *err)
 {
     struct elb_cert_list certs = {0};
     struct elb_listener_list ls = {0};
-    enum cs_code rc = elb_list_certs(c->provider, region, &certs, err);
+    struct region *r = NULL, *old = NULL;
+    pthread_mutex_lock(&c->lock);
+    enum cs_code rc = refreshing_inc(c, region);
+    const uint64_t since = c->seq, lost = c->journal_lost;
+    pthread_mutex_unlock(&c->lock);
     if (rc != CS_OK)
-        return rc;
-    rc = elb_list_listeners(c->provider, region, &ls, err);
-    if (rc != CS_OK) {
-        elb_cert_list_cleanup(&certs);
-        return rc;
-    }
-    struct region *r = region_new(region);
-    if (!r) {
+        return cs_err_set(err, rc, 0, "out of memory");
+    if ((rc = elb_list_certs(c->provider, region, &certs, err)) != CS_OK)
+        goto out;
+    if ((rc = elb_list_listeners(c->provider, region, &ls, err)) != CS_OK)
+        goto out;
+    if (!(r = region_new(region))) {
         rc = cs_err_set(err, CS_ENOMEM, 0, "out of memory");
         goto out;
     }
@@ -258,17 +376,21 @@ enum cs_code ctl_pcache_refresh(struct ctl_pcache *c, const char *region, struct
         insert_listener(r, l);
     }
     r->loaded_at = cs_now_ms();
+out:
     pthread_mutex_lock(&c->lock);
-    void *old = NULL;
-    if (cs_map_put(&c->regions, region, r, &old) != CS_OK) {
-        pthread_mutex_unlock(&c->lock);
-        rc = cs_err_set(err, CS_ENOMEM, 0, "out of memory");
-        goto out;
+    if (rc == CS_OK && c->journal_lost != lost)
+        /* A write made meanwhile could not be recorded: the old view has it, keep that. */
+        rc = cs_err_set(err, CS_ENOMEM, 0, "out of memory (write during refresh not recorded)");
+    if (rc == CS_OK) {
+        journal_replay(c, r, since);
+        if (cs_map_put(&c->regions, region, r, (void **)&old) == CS_OK)
+            r = NULL;
+        else
+            rc = cs_err_set(err, CS_ENOMEM, 0, "out of memory");
     }
-    r = NULL;
+    refreshing_dec(c, region);
     pthread_mutex_unlock(&c->lock);
     region_free(old);
-out:
     region_free(r);
     elb_cert_list_cleanup(&certs);
     elb_listener_list_cleanup(&ls);
@@ -503,10 +625,9 @@ enum cs_code ctl_pcache_region_copy(struct ctl_pcache *c, const char *region,
     return CS_OK;
 }
 
-void ctl_pcache_put_cert(struct ctl_pcache *c, const char *region, const struct elb_cert *cert)
+/* The writes on one region's view, lock held (also used to replay the journal). */
+static void put_locked(struct ctl_pcache *c, struct region *r, const struct elb_cert *cert)
 {
-    if (!cert->id)
-        return;
     struct elb_cert *copy = malloc(sizeof(*copy));
     if (!copy)
         return;
@@ -514,59 +635,52 @@ void ctl_pcache_put_cert(struct ctl_pcache *c, const char *region, const struct 
         free(copy);
         return;
     }
-    pthread_mutex_lock(&c->lock);
-    struct region *r = cs_map_get(&c->regions, region);
-    if (r)
-        insert_cert(c, r, copy);
-    else
-        free_cert(copy);
-    pthread_mutex_unlock(&c->lock);
+    insert_cert(c, r, copy);
 }
 
-void ctl_pcache_remove_cert(struct ctl_pcache *c, const char *region, const char *id)
+static void remove_locked(struct ctl_pcache *c, struct region *r, const char *id)
 {
-    pthread_mutex_lock(&c->lock);
-    struct region *r = cs_map_get(&c->regions, region);
-    struct elb_cert *cert = r ? cs_map_get(&r->certs, id) : NULL;
+    struct elb_cert *cert = cs_map_get(&r->certs, id);
     if (cert) {
         unindex_cert(c, r, cert);
         free_cert(cs_map_remove(&r->certs, id));
     }
-    pthread_mutex_unlock(&c->lock);
 }
 
-void ctl_pcache_rename_cert(struct ctl_pcache *c, const char *region, const char *id,
-                            const char *name)
+static void rename_locked(struct ctl_pcache *c, struct region *r, const char *id,
+                          const char *name)
 {
-    char *dup = strdup(name);
+    struct elb_cert *cert = cs_map_get(&r->certs, id);
+    char *dup = cert ? strdup(name) : NULL;
     if (!dup)
         return;
-    pthread_mutex_lock(&c->lock);
-    struct region *r = cs_map_get(&c->regions, region);
-    struct elb_cert *cert = r ? cs_map_get(&r->certs, id) : NULL;
-    if (cert) {
-        unindex_cert(c, r, cert);
-        free(cert->name);
-        cert->name = dup;
-        dup = NULL;
-        index_cert(c, r, cert);
-    }
-    pthread_mutex_unlock(&c->lock);
-    free(dup);
+    unindex_cert(c, r, cert);
+    free(cert->name);
+    cert->name = dup;
+    index_cert(c, r, cert);
 }
 
-void ctl_pcache_set_bindings(struct ctl_pcache *c, const char *region, const char *listener_id,
-                             const char *default_id, const char *const *sni, size_t n_sni)
+static void forget_locked(struct region *r, const char *listener_id)
 {
+    struct elb_listener *l = cs_map_get(&r->listeners, listener_id);
+    if (l) {
+        unindex_listener(r, l);
+        free_listener(cs_map_remove(&r->listeners, listener_id));
+    }
+}
+
+static void bind_locked(struct region *r, const char *listener_id, const char *default_id,
+                        const char *const *sni, size_t n_sni)
+{
+    struct elb_listener *l = cs_map_get(&r->listeners, listener_id);
+    if (!l)
+        return;
     char *def = default_id ? strdup(default_id) : NULL;
     char **ids = calloc(n_sni ? n_sni : 1, sizeof(*ids));
     bool ok = ids && (!default_id || def);
     for (size_t i = 0; ok && i < n_sni; i++)
         ok = (ids[i] = strdup(sni[i])) != NULL;
-    pthread_mutex_lock(&c->lock);
-    struct region *r = cs_map_get(&c->regions, region);
-    struct elb_listener *l = r ? cs_map_get(&r->listeners, listener_id) : NULL;
-    if (l && ok) {
+    if (ok) {
         unindex_listener(r, l);
         free(l->default_cert_id);
         for (size_t i = 0; i < l->n_sni; i++)
@@ -575,19 +689,99 @@ void ctl_pcache_set_bindings(struct ctl_pcache *c, const char *region, const cha
         l->default_cert_id = def;
         l->sni_cert_ids = ids;
         l->n_sni = n_sni;
-        def = NULL;
-        ids = NULL;
         index_listener(r, l);
-    } else if (l) {
-        /* Out of memory: forget it so the next slice reads it again. */
-        unindex_listener(r, l);
-        free_listener(cs_map_remove(&r->listeners, listener_id));
+        return;
     }
-    pthread_mutex_unlock(&c->lock);
+    /* Out of memory: forget it so the next slice reads it again. */
+    forget_locked(r, listener_id);
     free(def);
     for (size_t i = 0; ids && i < n_sni; i++)
         free(ids[i]);
     free(ids);
+}
+
+/* Lock held. Replays onto r (a refresh's new view of region) the entries since seq. */
+static void journal_replay(struct ctl_pcache *c, struct region *r, uint64_t since)
+{
+    for (const struct jentry *e = c->journal; e; e = e->next) {
+        if (e->seq < since || strcmp(e->region, r->name) != 0)
+            continue;
+        switch (e->op) {
+        case J_PUT:
+            put_locked(c, r, &e->cert);
+            break;
+        case J_REMOVE:
+            remove_locked(c, r, e->id);
+            break;
+        case J_RENAME:
+            rename_locked(c, r, e->id, e->name);
+            break;
+        case J_BIND:
+            bind_locked(r, e->id, e->def, (const char *const *)e->sni, e->n_sni);
+            break;
+        case J_FORGET:
+            forget_locked(r, e->id);
+            break;
+        }
+    }
+}
+
+void ctl_pcache_put_cert(struct ctl_pcache *c, const char *region, const struct elb_cert *cert)
+{
+    if (!cert->id)
+        return;
+    pthread_mutex_lock(&c->lock);
+    struct region *r = cs_map_get(&c->regions, region);
+    if (r)
+        put_locked(c, r, cert);
+    struct jentry *e = journal_add(c, region, J_PUT, NULL);
+    if (e && elb_cert_copy(cert, &e->cert) != CS_OK)
+        journal_undo_last(c, e);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void ctl_pcache_remove_cert(struct ctl_pcache *c, const char *region, const char *id)
+{
+    pthread_mutex_lock(&c->lock);
+    struct region *r = cs_map_get(&c->regions, region);
+    if (r)
+        remove_locked(c, r, id);
+    journal_add(c, region, J_REMOVE, id);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void ctl_pcache_rename_cert(struct ctl_pcache *c, const char *region, const char *id,
+                            const char *name)
+{
+    pthread_mutex_lock(&c->lock);
+    struct region *r = cs_map_get(&c->regions, region);
+    if (r)
+        rename_locked(c, r, id, name);
+    struct jentry *e = journal_add(c, region, J_RENAME, id);
+    if (e && !(e->name = strdup(name)))
+        journal_undo_last(c, e);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void ctl_pcache_set_bindings(struct ctl_pcache *c, const char *region, const char *listener_id,
+                             const char *default_id, const char *const *sni, size_t n_sni)
+{
+    pthread_mutex_lock(&c->lock);
+    struct region *r = cs_map_get(&c->regions, region);
+    if (r)
+        bind_locked(r, listener_id, default_id, sni, n_sni);
+    struct jentry *e = journal_add(c, region, J_BIND, listener_id);
+    if (e) {
+        bool ok = (!default_id || (e->def = strdup(default_id))) &&
+                  (e->sni = calloc(n_sni ? n_sni : 1, sizeof(*e->sni)));
+        for (size_t i = 0; ok && i < n_sni; i++) {
+            ok = (e->sni[i] = strdup(sni[i])) != NULL;
+            e->n_sni = i + 1;
+        }
+        if (!ok)
+            journal_undo_last(c, e);
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 void ctl_pcache_forget_listener(struct ctl_pcache *c, const char *region,
@@ -595,11 +789,9 @@ void ctl_pcache_forget_listener(struct ctl_pcache *c, const char *region,
 {
     pthread_mutex_lock(&c->lock);
     struct region *r = cs_map_get(&c->regions, region);
-    struct elb_listener *l = r ? cs_map_get(&r->listeners, listener_id) : NULL;
-    if (l) {
-        unindex_listener(r, l);
-        free_listener(cs_map_remove(&r->listeners, listener_id));
-    }
+    if (r)
+        forget_locked(r, listener_id);
+    journal_add(c, region, J_FORGET, listener_id);
     pthread_mutex_unlock(&c->lock);
 }
 

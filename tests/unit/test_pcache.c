@@ -720,6 +720,83 @@ static void test_slice_exact(void **state)
     fake_free(f);
 }
 
+/* The controller's writes while a refresh's lists are in flight (the provider answered before
+ * the write, the view is swapped after it) must survive the swap. */
+struct race {
+    struct ctl_pcache *c;
+    struct fake *f;
+    bool nested; /* another refresh starts and completes inside this one's lists */
+    int fired;
+};
+
+static void race_writes(void *ud)
+{
+    struct race *x = ud;
+    if (x->fired++)
+        return;
+    if (x->nested)
+        assert_int_equal(ctl_pcache_refresh(x->c, REGION, NULL), CS_OK);
+    /* What the controller does after creating c-fresh and binding it to l-1, and deleting
+     * c-web-old: the provider has all of it, the lists just taken have none of it. */
+    struct elb_cert nc = managed_cert(x->f, "c-fresh", CLUSTER, "shop", "web", "v3", NULL, NULL);
+    ctl_pcache_put_cert(x->c, REGION, &nc);
+    fake_add_cert(x->f, &nc);
+    const char *sni[] = {"u-sni"};
+    ctl_pcache_set_bindings(x->c, REGION, "l-1", "c-fresh", sni, 1);
+    ctl_pcache_remove_cert(x->c, REGION, "c-web-old");
+    ctl_pcache_rename_cert(x->c, REGION, "u-sel", "selected-renamed");
+}
+
+static void test_refresh_keeps_racing_writes(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 4; mode++) {
+        const int loaded = mode & 1;
+        struct fake *f = fake_new(true);
+        scene(f);
+        struct ctl_pcache *c = ctl_pcache_new(&f->base, CLUSTER);
+        if (loaded)
+            assert_int_equal(ctl_pcache_ensure(c, REGION, NULL), CS_OK);
+        size_t ours0 = 0, all0 = 0;
+        ctl_pcache_counts(c, REGION, &ours0, &all0);
+        struct race x = {.c = c, .f = f, .nested = mode & 2};
+        f->during_list = race_writes;
+        f->during_list_ud = &x;
+        assert_int_equal(ctl_pcache_refresh(c, REGION, NULL), CS_OK);
+        assert_int_equal(x.fired, x.nested ? 2 : 1);
+        f->during_list = NULL;
+        struct ctl_pcache_slice s;
+        struct want w;
+        want_init(&w, LB, NULL, 443);
+        want_managed(&w, f, "shop", "web", "v3");
+        want_selected(&w, "u-sel");
+        assert_int_equal(ctl_pcache_slice(c, REGION, LB, NULL, 443, &w.w, &s, NULL), CS_OK);
+        if (!slice_cert(&s, "c-fresh"))
+            fail_msg("loaded=%d nested=%d: the certificate created during the refresh is lost",
+                     loaded, x.nested);
+        assert_string_equal(s.listener.default_cert_id, "c-fresh");
+        assert_null(slice_cert(&s, "c-web-old"));
+        assert_string_equal(slice_cert(&s, "u-sel")->name, "selected-renamed");
+        ctl_pcache_slice_cleanup(&s);
+        want_free(&w);
+        size_t ours, all;
+        ctl_pcache_counts(c, REGION, &ours, &all);
+        assert_int_equal(all, 13); /* 13 + c-fresh - c-web-old */
+        assert_int_equal(ours, 6);
+        /* The next refresh (nothing racing) does not replay them again: the view is the
+         * provider's (which never deleted c-web-old nor renamed u-sel: they come back). */
+        assert_int_equal(ctl_pcache_refresh(c, REGION, NULL), CS_OK);
+        assert_int_equal(ctl_pcache_slice(c, REGION, LB, NULL, 443, NULL, &s, NULL), CS_OK);
+        assert_string_equal(s.listener.default_cert_id, "c-def");
+        ctl_pcache_slice_cleanup(&s);
+        ctl_pcache_counts(c, REGION, &ours, &all);
+        assert_int_equal(all, 14);
+        assert_int_equal(ours, 7);
+        ctl_pcache_free(c);
+        fake_free(f);
+    }
+}
+
 /* Each way a certificate enters the slice, alone. */
 static void test_slice_each_index(void **state)
 {
@@ -1329,6 +1406,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refresh_and_ensure),
         cmocka_unit_test(test_refresh_failure),
+        cmocka_unit_test(test_refresh_keeps_racing_writes),
         cmocka_unit_test(test_slice_exact),
         cmocka_unit_test(test_slice_each_index),
         cmocka_unit_test(test_slice_names_only),
