@@ -100,6 +100,7 @@ class Proc:
         self.p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                   stderr=subprocess.STDOUT, env=env)
         self.pid = self.p.pid
+        self.killed = False
 
     def alive(self):
         return self.p.poll() is None
@@ -118,6 +119,7 @@ class Proc:
 
     def kill(self):
         """SIGKILL (kill -9) and reap."""
+        self.killed = True
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait(10)
@@ -604,6 +606,13 @@ class Env:
         if self.closed:
             return
         self.closed = True
+        # SIGTERM to every process first, then wait for each: shutdowns overlap
+        for p in self.procs:
+            if p.alive():
+                try:
+                    p.p.send_signal(signal.SIGTERM)
+                except OSError:
+                    pass
         for p in reversed(self.procs):
             try:
                 p.stop(timeout=8)
@@ -931,6 +940,26 @@ class Env:
         eventually(ok, timeout, "%s /healthz" % c.name, interval=0.05)
 
     # -- invariants checked after every scenario --
+
+    def stop_controllers(self):
+        """SIGTERM to every controller still running: each must exit 0 promptly (a clean
+        shutdown); one that exited by itself before is a failure too."""
+        problems = []
+        live = []
+        for c in self.controllers:
+            if c.proc.alive():
+                live.append(c)
+            elif not c.proc.killed:
+                problems.append("%s exited by itself with status %s"
+                                % (c.name, c.proc.p.returncode))
+        for c in live:
+            c.proc.p.send_signal(signal.SIGTERM)
+        for c in live:
+            rc = c.proc.stop(timeout=15)
+            if rc != 0:
+                problems.append("%s exited with status %s on SIGTERM" % (c.name, rc))
+        if problems:
+            raise AssertionError("; ".join(problems))
 
     def check_invariants(self):
         problems = []
