@@ -40,9 +40,12 @@ bool ctl_listener_key_parse(const char *key, char *region, size_t region_size, c
         return true;
     }
     if (strncmp(rest, "port:", 5) == 0) {
-        char *end;
-        long p = strtol(rest + 5, &end, 10);
-        if (end == rest + 5 || *end || p < 1 || p > 65535)
+        /* Canonical digits only (no sign, space or leading zero): keys are compared as text. */
+        const char *d = rest + 5;
+        if (*d < '1' || *d > '9' || strspn(d, "0123456789") != strlen(d) || strlen(d) > 5)
+            return false;
+        long p = strtol(d, NULL, 10);
+        if (p > 65535)
             return false;
         *port = (int)p;
         return true;

@@ -48,6 +48,14 @@ build build -DVALGRIND=ON
 run_ctest "plain" build -LE 'valgrind|fuzz'
 [ "$mode" = quick ] && { printf '%s\n' "${summary[@]}"; exit $failed; }
 
+stage "release build (the container image's build step)"
+start=$SECONDS
+if bash scripts/build.sh release && build-release/bin/elb-certsync version >/dev/null; then
+  summary+=("release build: ok ($((SECONDS - start))s)")
+else
+  summary+=("release build: FAILED"); failed=1
+fi
+
 stage "valgrind (unit tests)"
 run_ctest "valgrind" build -L valgrind
 

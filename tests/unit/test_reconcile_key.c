@@ -40,6 +40,12 @@ static const struct key_case key_cases[] = {
     {"r/lb/port:", false, NULL, NULL, NULL, 0},
     {"r/lb/port:0", false, NULL, NULL, NULL, 0},
     {"r/lb/port:65536", false, NULL, NULL, NULL, 0},
+    /* non-canonical ports: keys are compared as text */
+    {"r/lb/port: 443", false, NULL, NULL, NULL, 0},
+    {"r/lb/port:+443", false, NULL, NULL, NULL, 0},
+    {"r/lb/port:0443", false, NULL, NULL, NULL, 0},
+    {"r/lb/port:443 ", false, NULL, NULL, NULL, 0},
+    {"r/lb/port:9999999999999999999999", false, NULL, NULL, NULL, 0},
     {"r/lb/port:-1", false, NULL, NULL, NULL, 0},
     {"r/lb/port:443x", false, NULL, NULL, NULL, 0},
     {"r/lb/port:99999999999999999999", false, NULL, NULL, NULL, 0},
