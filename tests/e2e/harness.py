@@ -580,8 +580,11 @@ class Env:
 
     # -- files and processes --
 
+    # Explicit paths of the binaries (name -> path); others are looked up in bin_dir.
+    binaries = {}
+
     def bin(self, name):
-        p = os.path.join(self.bin_dir, name)
+        p = Env.binaries.get(name) or os.path.join(self.bin_dir, name)
         if not os.access(p, os.X_OK):
             raise RuntimeError("missing binary %s (build it first)" % p)
         return p

@@ -765,6 +765,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin-dir", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin"))
+    for b in ("elb-certsync", "fake-elb", "fake-kube-apiserver"):
+        ap.add_argument("--" + b, metavar="PATH", help="the %s binary (default: in --bin-dir)" % b)
     ap.add_argument("--provider", choices=sorted(h.PROVIDERS), default="huawei")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
     ap.add_argument("--include-failing", action="store_true",
@@ -788,6 +790,10 @@ def main():
         return 2
     if a.names:
         chosen = [s for s in chosen if s[0] in a.names]
+    for b in ("elb-certsync", "fake-elb", "fake-kube-apiserver"):
+        p = getattr(a, b.replace("-", "_"))
+        if p:
+            h.Env.binaries[b] = os.path.abspath(p)
     h.stop_on_signals(None)
     failed = []
     for n, fn, why in chosen:
