@@ -174,6 +174,31 @@ def check_image_libraries():
     check(not missing, f"libraries not pulled in by the runtime stage: {missing}")
 
 
+def check_readme():
+    """The README documents every flag, annotation, metric and Event reason the code has."""
+    readme = open(os.path.join(SRC, "README.md")).read()
+    out = subprocess.run([BINARY, "run", "--help"], capture_output=True, text=True, timeout=30).stdout
+    for flag in re.findall(r"^  (--[a-z-]+)", out, re.M):
+        check(f"`{flag}`" in readme or f"{flag}`" in readme, f"README: flag {flag} undocumented")
+    ann = open(os.path.join(SRC, "controller/annotations.h")).read()
+    for a in re.findall(r'#define CTL_ANN_\w+ "([^"]+)"', ann):
+        check(f"`{a}`" in readme, f"README: annotation {a} undocumented")
+    code = ""
+    for d in ("controller",):
+        for f in os.listdir(os.path.join(SRC, d)):
+            if f.endswith(".c"):
+                code += open(os.path.join(SRC, d, f)).read()
+    for m in set(re.findall(r'"(elb_certsync_[a-z_]+)"', code)):
+        check(f"`{m}`" in readme, f"README: metric {m} undocumented")
+    for r in set(re.findall(r'return "([A-Z][A-Za-z]+)"', open(os.path.join(SRC, "controller/problems.c")).read())):
+        check(r == "Unknown" or f"`{r}`" in readme, f"README: Event reason {r} undocumented")
+    for r in set(re.findall(r'"(?:Warning|Normal)",\s*"([A-Z][A-Za-z]+)"', code)) | set(
+            re.findall(r'\? "(Certificate[A-Za-z]+)"\s*:\s*"(Certificate[A-Za-z]+)"', code) and
+            sum(re.findall(r'\? "(Certificate[A-Za-z]+)"\s*:\s*"(Certificate[A-Za-z]+)"', code), ()) or ()):
+        check(f"`{r}`" in readme, f"README: Event reason {r} undocumented")
+
+
+check_readme()
 check_overlay("deploy/overlays/huawei", CLUSTER_CALLS)
 u = check_overlay("deploy/overlays/ucloud", CLUSTER_CALLS)
 check(any(ic["metadata"]["name"] == "ulb" for ic in u.get("IngressClass", [])),
