@@ -29,6 +29,7 @@
 /* What the index remembers of one Ingress. */
 struct ing_entry {
     char *listener_key;       /* NULL when its annotations map it to no listener */
+    char *uid;                /* for Events after it is gone (former) */
     struct cs_strset secrets; /* "ns/name" of its spec.tls Secrets */
 };
 
@@ -52,10 +53,11 @@ struct ctl_controller {
     struct k8s_store *ingresses, *secrets, *secrets_cce, *classes;
     struct k8s_reflector *r_ingresses, *r_secrets, *r_secrets_cce, *r_classes;
 
-    pthread_mutex_t index_lock; /* guards ing_index, listener_ings, secret_ings, regions */
+    pthread_mutex_t index_lock; /* guards ing_index, listener_ings, secret_ings, regions, former */
     struct cs_map ing_index;    /* ingress key -> struct ing_entry * */
     struct cs_map listener_ings; /* listener key -> set of ingress keys */
     struct cs_map secret_ings;  /* "ns/name" -> set of ingress keys */
+    struct cs_map former;       /* listener key -> "ns/name uid" of the last Ingress that left */
     struct cs_strset regions;   /* regions some Ingress uses, and the default */
     atomic_bool default_class_ours;
 
@@ -132,6 +134,26 @@ static enum cs_code record_set(void *ud, const char *key, const char *cert_id)
     return rc;
 }
 
+static bool former_get(void *ud, const char *key, char *ns, size_t ns_size, char *name,
+                       size_t name_size, char *uid, size_t uid_size)
+{
+    struct ctl_controller *c = ud;
+    bool ok = false;
+    pthread_mutex_lock(&c->index_lock);
+    const char *v = cs_map_get(&c->former, key);
+    const char *slash = v ? strchr(v, '/') : NULL;
+    const char *sp = slash ? strchr(slash, ' ') : NULL;
+    if (sp && (size_t)(slash - v) < ns_size && (size_t)(sp - slash - 1) < name_size &&
+        strlen(sp + 1) < uid_size) {
+        snprintf(ns, ns_size, "%.*s", (int)(slash - v), v);
+        snprintf(name, name_size, "%.*s", (int)(sp - slash - 1), slash + 1);
+        snprintf(uid, uid_size, "%s", sp + 1);
+        ok = true;
+    }
+    pthread_mutex_unlock(&c->index_lock);
+    return ok;
+}
+
 /* ---- Index --------------------------------------------------------------------------- */
 
 static void ing_entry_free(void *p)
@@ -140,6 +162,7 @@ static void ing_entry_free(void *p)
     if (!e)
         return;
     free(e->listener_key);
+    free(e->uid);
     cs_strset_cleanup(&e->secrets);
     free(e);
 }
@@ -228,6 +251,7 @@ static void index_ingress(struct ctl_controller *c, const char *ikey,
         fresh = calloc(1, sizeof(*fresh));
         if (fresh) {
             fresh->listener_key = listener_key_of(c, ing);
+            fresh->uid = ing->uid ? strdup(ing->uid) : NULL;
             for (size_t i = 0; i < ing->n_tls; i++) {
                 const char *sn = ing->tls[i].secret_name;
                 if (!sn || strchr(sn, '/'))
@@ -253,6 +277,19 @@ static void index_ingress(struct ctl_controller *c, const char *ikey,
             }
             for (size_t i = 0; i < fresh->secrets.n; i++)
                 cs_map_set_add(&c->secret_ings, fresh->secrets.items[i], ikey);
+        }
+    }
+    if (old && old->listener_key &&
+        !(fresh && fresh->listener_key && strcmp(fresh->listener_key, old->listener_key) == 0)) {
+        /* It leaves this listener: remember it for the Events of the listener's release. */
+        size_t n = strlen(ikey) + 2 + (old->uid ? strlen(old->uid) : 0);
+        char *v = malloc(n);
+        void *prev = NULL;
+        if (v) {
+            snprintf(v, n, "%s %s", ikey, old->uid ? old->uid : "");
+            if (cs_map_put(&c->former, old->listener_key, v, &prev) != CS_OK)
+                free(v);
+            free(prev);
         }
     }
     char *old_key = old && old->listener_key ? strdup(old->listener_key) : NULL;
@@ -719,6 +756,7 @@ enum cs_code ctl_controller_new(const struct ctl_controller_opts *opts,
     cs_map_init(&c->listener_ings);
     cs_map_init(&c->secret_ings);
     cs_map_init(&c->records);
+    cs_map_init(&c->former);
 
     c->settings.cluster_id = cfg->cluster_id;
     c->settings.ingress_class = cfg->ingress_class;
@@ -787,6 +825,8 @@ enum cs_code ctl_controller_new(const struct ctl_controller_opts *opts,
         .record_get = record_get,
         .record_set = record_set,
         .record_ud = c,
+        .former = former_get,
+        .former_ud = c,
         .m = {
             .reconciles = ctl_metrics_add(m, CTL_COUNTER, "elb_certsync_reconciles_total",
                                           "Listener reconciles by result.", "result", NULL, 0),
@@ -937,6 +977,7 @@ void ctl_controller_free(struct ctl_controller *c)
     cs_map_cleanup(&c->listener_ings, cs_strset_free);
     cs_map_cleanup(&c->secret_ings, cs_strset_free);
     cs_map_cleanup(&c->records, free);
+    cs_map_cleanup(&c->former, free);
     cs_strset_cleanup(&c->regions);
     pthread_mutex_destroy(&c->index_lock);
     pthread_mutex_destroy(&c->record_lock);

@@ -539,6 +539,30 @@ enum cs_code ctl_pcache_slice(struct ctl_pcache *c, const char *region, const ch
                               const struct ctl_listener_want *want,
                               struct ctl_pcache_slice *out, struct cs_err *err)
 {
+    return ctl_pcache_slice_extra(c, region, lb_id, listener_id, port, want, NULL, out, err);
+}
+
+/* Adds each space-separated ID of s to ids. */
+static void add_ids(struct cs_strset *ids, const char *s)
+{
+    while (s && *s) {
+        const char *sp = strchr(s, ' ');
+        size_t n = sp ? (size_t)(sp - s) : strlen(s);
+        char id[CTL_ID_MAX + 1];
+        if (n > 0 && n <= CTL_ID_MAX) {
+            memcpy(id, s, n);
+            id[n] = '\0';
+            cs_strset_add(ids, id);
+        }
+        s = sp ? sp + 1 : NULL;
+    }
+}
+
+enum cs_code ctl_pcache_slice_extra(struct ctl_pcache *c, const char *region, const char *lb_id,
+                                    const char *listener_id, int port,
+                                    const struct ctl_listener_want *want, const char *extra_ids,
+                                    struct ctl_pcache_slice *out, struct cs_err *err)
+{
     enum cs_code rc = ctl_pcache_ensure(c, region, err);
     if (rc != CS_OK)
         return rc;
@@ -578,6 +602,7 @@ enum cs_code ctl_pcache_slice(struct ctl_pcache *c, const char *region, const ch
         return cs_err_set(err, CS_ENOTFOUND, 0, "listener vanished from the view");
     }
     collect_certs(c, r, l, want, &cert_ids);
+    add_ids(&cert_ids, extra_ids);
     cs_strset_add(&listener_ids, l->id);
     for (size_t i = 0; i < cert_ids.n; i++)
         add_set(&listener_ids, cs_map_get(&r->bound_by, cert_ids.items[i]));

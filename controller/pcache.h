@@ -48,6 +48,12 @@ enum cs_code ctl_pcache_slice(struct ctl_pcache *c, const char *region, const ch
                               const char *listener_id, int port,
                               const struct ctl_listener_want *want,
                               struct ctl_pcache_slice *out, struct cs_err *err);
+/* The same, also carrying the certificates named in extra_ids (space-separated IDs: the
+ * runtime's replaced-default record, whose certificates are neither bound nor ours). */
+enum cs_code ctl_pcache_slice_extra(struct ctl_pcache *c, const char *region, const char *lb_id,
+                                    const char *listener_id, int port,
+                                    const struct ctl_listener_want *want, const char *extra_ids,
+                                    struct ctl_pcache_slice *out, struct cs_err *err);
 
 /* A full copy of the region's view (for region-wide garbage collection). */
 enum cs_code ctl_pcache_region_copy(struct ctl_pcache *c, const char *region,

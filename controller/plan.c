@@ -51,6 +51,9 @@ struct ctx {
     size_t n_post_sni;
     struct ctl_plan *plan;
     const struct ctl_listener_want *want;
+    const char *key;       /* the listener key being planned (NULL for GC alone) */
+    const char *rec_bound; /* the runtime record's certificate not ours that the controller
+                              bound as default (annotation-selected), or NULL */
 };
 
 const char *ctl_action_kind_name(enum ctl_action_kind k)
@@ -338,7 +341,7 @@ static enum cs_code plan_deletes(struct ctx *x, const char *why)
 /* A problem for every Ingress on the listener (or the listener alone). */
 static enum cs_code problem(struct ctx *x, enum ctl_problem_kind kind, const char *msg)
 {
-    const char *key = x->want ? x->want->key : NULL;
+    const char *key = x->want ? x->want->key : x->key;
     char lkey[300];
     if (!key) {
         snprintf(lkey, sizeof(lkey), "%s/%s/listener:%s", x->region,
@@ -625,13 +628,35 @@ static enum cs_code plan_want(struct ctx *x, const char *external_replaced)
     ssize_t cur_k = find_id(x, cur);
     bool cur_ours = cur_k >= 0 && x->ci[cur_k].ours;
     bool default_changes = r.n > 0 && !(r.v[0].id && streq(r.v[0].id, cur));
-    const char *record = NULL;
+    const char *prior = known_replaced(x, external_replaced);
+    const char *record = NULL, *record_bound = NULL;
     bool record_new = false;
-    if (default_changes && r.v[0].ours && cur_k >= 0 && !cur_ours) {
-        record = cur;
+    if (default_changes && ((cur_k >= 0 && !cur_ours) || (prior && !r.v[0].ours))) {
+        /* Binding over a certificate not ours (the listener's own the first time), or an
+         * annotation-selected default: remember the original, and what the controller bound
+         * when that is not ours. */
+        record = prior ? prior : cur;
         record_new = true;
-    } else if (r.n > 0 && r.v[0].ours && cur_ours) {
-        record = known_replaced(x, external_replaced);
+        record_bound = r.v[0].ours ? NULL : r.v[0].id;
+    } else if (r.n > 0 && r.v[0].ours && prior) {
+        record = prior; /* carried forward in the new default's description */
+    }
+
+    /* Drift: the controller bound this listener before (the runtime's record, written once
+     * the binding succeeded, says so), and its default
+     * is now a certificate neither ours nor the selected one the controller bound: someone
+     * rebound it on the load balancer (and maybe deleted the managed certificate). */
+    if (default_changes && external_replaced && *external_replaced && cur_k >= 0 && !cur_ours &&
+        !streq(cur, x->rec_bound)) {
+        bool recreate = !r.v[0].id && r.v[0].ours;
+        snprintf(msg, sizeof(msg),
+                 "the default certificate of listener %.128s was changed to %.128s on the load "
+                 "balancer%s: %s",
+                 self->id ? self->id : "", cur,
+                 recreate ? " and the managed certificate it had no longer exists" : "",
+                 recreate ? "a new one is created from the Secret and bound"
+                          : "the Ingress's certificate is bound again");
+        OOM(problem(x, CTL_PROB_DRIFT, msg) == CS_OK);
     }
 
     for (size_t i = 0; i < n_creates; i++) {
@@ -660,9 +685,11 @@ static enum cs_code plan_want(struct ctx *x, const char *external_replaced)
 
     if (r.n > 0 && !listener_matches(self, &r)) {
         if (record_new) {
-            struct ctl_action *a =
-                act_push(x->plan, CTL_ACT_RECORD_REPLACED, "first managed default");
+            struct ctl_action *a = act_push(x->plan, CTL_ACT_RECORD_REPLACED,
+                                            record_bound ? "selected default" : "first default");
             OOM(a && dup_into(&a->listener_id, self->id) && dup_into(&a->cert_id, record));
+            if (record_bound)
+                OOM(dup_into(&a->default_cert.id, record_bound));
         }
         OOM(push_set(x, CTL_ACT_SET_LISTENER, rotation ? "rotation" : "bind", &r) == CS_OK);
     }
@@ -692,19 +719,25 @@ static enum cs_code plan_release(struct ctx *x, const char *external_replaced)
         ssize_t k = find_id(x, self->sni_cert_ids[i]);
         sni_ours |= k >= 0 && x->ci[k].ours;
     }
-    const char *replaced = cur_ours ? known_replaced(x, external_replaced) : NULL;
+    /* The default is the controller's to give back when it is ours, or the annotation-
+     * selected certificate the runtime's record says the controller bound (and nobody
+     * rebound since). */
+    bool cur_selected = !cur_ours && x->rec_bound && streq(self->default_cert_id, x->rec_bound);
+    bool cur_mine = cur_ours || cur_selected;
+    const char *replaced = cur_mine ? known_replaced(x, external_replaced) : NULL;
     ssize_t rep_k = find_id(x, replaced);
-    if (cur_ours && rep_k >= 0) {
+    bool restore = cur_mine && rep_k >= 0 && !streq(replaced, self->default_cert_id);
+    if (restore) {
         OOM(refs_add(&r, x->ci[rep_k].c->id, x->ci[rep_k].c->name, x->ci[rep_k].ours));
     } else if (self->default_cert_id) {
-        if (cur_ours) {
+        if (cur_mine && !streq(replaced, self->default_cert_id)) {
             snprintf(msg, sizeof(msg),
-                     "no Ingress needs listener %.128s any more, but %s: the managed certificate "
+                     "no Ingress needs listener %.128s any more, but %s: the %scertificate "
                      "%.128s stays its default until the listener is rebound or deleted",
                      self->id ? self->id : "",
                      replaced ? "the certificate it replaced no longer exists"
                               : "no replaced certificate was recorded",
-                     self->default_cert_id);
+                     cur_ours ? "managed " : "", self->default_cert_id);
             OOM(problem(x, CTL_PROB_NO_RESTORE, msg) == CS_OK);
         }
         OOM(refs_add(&r, self->default_cert_id, NULL, cur_ours));
@@ -715,7 +748,7 @@ static enum cs_code plan_release(struct ctx *x, const char *external_replaced)
             continue;
         OOM(refs_add(&r, self->sni_cert_ids[i], NULL, false));
     }
-    if (cur_ours && rep_k >= 0) {
+    if (restore) {
         OOM(push_set(x, CTL_ACT_RESTORE, "restore", &r) == CS_OK);
         struct ctl_action *a = act_push(x->plan, CTL_ACT_FORGET_REPLACED, "restored");
         OOM(a && dup_into(&a->listener_id, self->id));
@@ -750,10 +783,25 @@ enum cs_code ctl_plan_listener(const struct ctl_plan_input *in, struct ctl_plan 
     x.listeners = in->listeners;
     x.self = in->listener;
     x.want = ctl_desired_find(in->desired, in->listener_key);
+    x.key = in->listener_key;
+    /* The runtime's record: "<replaced>" or "<replaced> <bound selected default>". */
+    char rec[2 * CTL_ID_MAX + 2];
+    const char *replaced_default = in->replaced_default;
+    if (replaced_default && strlen(replaced_default) < sizeof(rec)) {
+        memcpy(rec, replaced_default, strlen(replaced_default) + 1);
+        char *sp = strchr(rec, ' ');
+        if (sp) {
+            *sp = '\0';
+            x.rec_bound = sp + 1;
+        }
+        replaced_default = rec;
+    } else {
+        replaced_default = NULL;
+    }
     x.n = in->certs ? in->certs->n : 0;
     if (!(x.plan = calloc(1, sizeof(*x.plan))) || !(x.ci = cinfo_build(x.s, in->certs)))
         goto out;
-    rc = x.want ? plan_want(&x, in->replaced_default) : plan_release(&x, in->replaced_default);
+    rc = x.want ? plan_want(&x, replaced_default) : plan_release(&x, replaced_default);
     if (rc != CS_OK)
         goto out;
     ctl_problems_sort(&x.plan->problems);

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "controller/certcheck.h"
+#include "controller/naming.h"
 #include "controller/objects.h"
 #include "controller/plan.h"
 
@@ -122,6 +123,13 @@ static void report_problems(struct ctl_reconciler *r, const char *key,
                 r->emit(r->emit_ud, ing->ns, ing->name, ing->uid, "Warning", reason, pr->message);
         } else if (w) {
             emit_listener(r, w, ings, n, "Warning", reason, pr->message);
+        } else if (r->former && r->emit) {
+            /* No Ingress needs the listener any more: the Event goes to the last one that
+             * did (kubectl get events shows it after the Ingress is gone). */
+            char ns[256], name[256], uid[128];
+            if (r->former(r->former_ud, key, ns, sizeof(ns), name, sizeof(name), uid,
+                          sizeof(uid)))
+                r->emit(r->emit_ud, ns, name, uid, "Warning", reason, pr->message);
         }
         cs_log_warn(pr->message, "listener", key, "reason", reason, "ingress",
                     pr->ingress_name ? pr->ingress_name : "", "namespace",
@@ -144,6 +152,8 @@ struct exec {
     size_t n_made;
     size_t writes;
     bool in_use_refusal;
+    bool record_pending;
+    char record[2 * CTL_ID_MAX + 2];
 };
 
 static const char *resolve(const struct exec *x, const struct ctl_cert_ref *ref)
@@ -284,7 +294,14 @@ static enum cs_code exec_action(struct exec *x, const struct ctl_action *a, stru
         }
         return rc;
     case CTL_ACT_RECORD_REPLACED:
-        return r->record_set ? r->record_set(r->record_ud, x->key, a->cert_id) : CS_OK;
+        /* "<replaced>" or "<replaced> <selected default bound>" (plan.c reads it back),
+         * written once the whole plan succeeded: a record means the binding happened. */
+        if (a->default_cert.id)
+            snprintf(x->record, sizeof(x->record), "%s %s", a->cert_id, a->default_cert.id);
+        else
+            snprintf(x->record, sizeof(x->record), "%s", a->cert_id);
+        x->record_pending = true;
+        return CS_OK;
     case CTL_ACT_FORGET_REPLACED:
         return r->record_set ? r->record_set(r->record_ud, x->key, NULL) : CS_OK;
     case CTL_ACT_SET_LISTENER:
@@ -396,8 +413,9 @@ void ctl_reconcile_listener(struct ctl_reconciler *r, const struct ctl_settings 
     const struct ctl_listener_want *want = ctl_desired_find(desired, key);
     report_problems(r, key, &desired->problems, want, ings, n_ings);
 
-    if (ctl_pcache_slice(r->pcache, region, lb, lid[0] ? lid : NULL, port, want, &slice, &e) !=
-        CS_OK) {
+    const char *record = r->record_get ? r->record_get(r->record_ud, key) : NULL;
+    if (ctl_pcache_slice_extra(r->pcache, region, lb, lid[0] ? lid : NULL, port, want, record,
+                               &slice, &e) != CS_OK) {
         if (e.code == CS_ENOTFOUND) {
             char msg[600];
             if (lid[0])
@@ -423,7 +441,7 @@ void ctl_reconcile_listener(struct ctl_reconciler *r, const struct ctl_settings 
         .listener = &slice.listener,
         .certs = &slice.certs,
         .listeners = &slice.listeners,
-        .replaced_default = r->record_get ? r->record_get(r->record_ud, key) : NULL,
+        .replaced_default = record,
     };
     if (ctl_plan_listener(&in, &plan, &e) != CS_OK) {
         classify(r, &e, want, ings, n_ings, out);
@@ -438,6 +456,7 @@ void ctl_reconcile_listener(struct ctl_reconciler *r, const struct ctl_settings 
     }
 
     bool bound = false, rotated = false;
+    enum cs_code rc_rec;
     for (size_t i = 0; i < plan->n; i++) {
         const struct ctl_action *a = &plan->actions[i];
         cs_err_clear(&e);
@@ -455,6 +474,10 @@ void ctl_reconcile_listener(struct ctl_reconciler *r, const struct ctl_settings 
             rotated = rotated || (a->why && strcmp(a->why, "rotation") == 0);
         }
     }
+    if (x.record_pending && r->record_set &&
+        (rc_rec = r->record_set(r->record_ud, key, x.record)) != CS_OK)
+        cs_log_warn("cannot keep the replaced-default record", "listener", key, "code",
+                    cs_code_name(rc_rec));
     if (bound) {
         char msg[512];
         snprintf(msg, sizeof(msg), "%s listener %s of load balancer %s (%s)",

@@ -37,6 +37,11 @@ typedef const char *(*ctl_record_get_fn)(void *ud, const char *listener_key);
 typedef enum cs_code (*ctl_record_set_fn)(void *ud, const char *listener_key,
                                           const char *cert_id /* NULL: forget */);
 
+/* The last Ingress that mapped to a listener no Ingress needs any more (for its Events):
+ * false when none is known. */
+typedef bool (*ctl_former_fn)(void *ud, const char *listener_key, char *ns, size_t ns_size,
+                              char *name, size_t name_size, char *uid, size_t uid_size);
+
 struct ctl_reconciler {
     struct elb_provider *provider;
     struct ctl_pcache *pcache;
@@ -48,6 +53,8 @@ struct ctl_reconciler {
     ctl_record_get_fn record_get;
     ctl_record_set_fn record_set;
     void *record_ud;
+    ctl_former_fn former;
+    void *former_ud;
     struct ctl_reconcile_metrics m;
 };
 

@@ -316,7 +316,7 @@ def delete_without_original(env):
     assert env.cert(m.id) is not None, "the listener's only certificate was deleted"
 
 
-@scenario(failing="no Warning Event when the replaced default is gone (see the report)")
+@scenario()
 def delete_without_original_warns(env):
     """Same, with the controller's view fresh (a full resync after the original was
     deleted): design section 3 wants a Warning Event saying the managed certificate stays
@@ -423,8 +423,7 @@ def annotation_selected_certificate(env):
                                          "UpdateSSLAttribute")), ops
 
 
-@scenario(failing={"huawei": "the default an annotation-selected certificate replaced is never "
-                            "restored", "ucloud": UC_RELEASE})
+@scenario()
 def annotation_selected_restores_original(env):
     """Deleting the Ingress should restore the default the listener had before the
     controller bound the selected certificate (as it does for managed ones)."""
@@ -481,7 +480,7 @@ def drift_repaired(env):
     assert len(env.managed(CLUSTER)) == (2 if rename else 1), env.managed(CLUSTER)
 
 
-@scenario(failing="a managed certificate deleted by hand is re-created silently (no Event)")
+@scenario()
 def drift_deleted_reported(env):
     """Design section 2: a managed certificate deleted on the load balancer is restored at
     the next reconcile "and an Event says so"."""

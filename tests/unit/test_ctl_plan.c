@@ -229,10 +229,14 @@ static void lb_apply(struct lb *b, const struct ctl_plan *p, size_t k)
             memset(&b->c[b->n], 0, sizeof(b->c[0]));
             break;
         }
-        case CTL_ACT_RECORD_REPLACED:
+        case CTL_ACT_RECORD_REPLACED: { /* as the runtime keeps it */
+            char v[300];
+            snprintf(v, sizeof(v), "%s%s%s", a->cert_id, a->default_cert.id ? " " : "",
+                     a->default_cert.id ? a->default_cert.id : "");
             free(b->record);
-            b->record = strdup(a->cert_id);
+            b->record = strdup(v);
             break;
+        }
         case CTL_ACT_FORGET_REPLACED:
             free(b->record);
             b->record = NULL;
@@ -717,6 +721,9 @@ static void test_no_restore(void **state)
     struct ctl_plan *p = plan(&w, &b);
     assert_int_equal(count_problem(p, CTL_PROB_NO_RESTORE), 1);
     assert_non_null(strstr(p->problems.items[0].message, "no longer exists"));
+    /* keyed by the listener key planned, so that the runtime reports it (to the Ingress
+     * that last used the listener) */
+    assert_string_equal(p->problems.items[0].listener, LKEY);
     assert_int_equal(p->n, 2);
     assert_int_equal(p->actions[0].kind, CTL_ACT_SET_LISTENER);
     assert_string_equal(p->actions[0].default_cert.id, "old-web");
@@ -884,6 +891,96 @@ static void test_selected(void **state)
     world_free(&w);
 }
 
+/* An annotation-selected default remembers the listener's own (with the runtime's record,
+ * "<replaced> <bound>"), which is restored when no Ingress needs the listener any more, but
+ * only while the selected one is still the default (nobody rebound it since). */
+static void test_selected_restore(void **state)
+{
+    for (int rebound = 0; rebound < 2; rebound++) {
+        struct world w;
+        world_init(&w, rebound == 1);
+        world_ingress(&w, A("kubernetes.io/elb.id=lb-1",
+                            "kubernetes.io/elb.tls-certificate-ids=sel-1"), NULL);
+        world_desire(&w);
+        struct lb b = {.descriptions = rebound == 0};
+        lb_add_cert(&b, "orig", "listener-own", NULL, NULL);
+        lb_add_cert(&b, "sel-1", "theirs-1", NULL, NULL);
+        lb_add_cert(&b, "other", "theirs-2", NULL, NULL);
+        lb_add_listener(&b, "ls-1", "orig", NULL);
+        struct ctl_plan *p = plan(&w, &b);
+        assert_int_equal(p->n, 2);
+        assert_int_equal(p->actions[0].kind, CTL_ACT_RECORD_REPLACED);
+        assert_int_equal(p->actions[1].kind, CTL_ACT_SET_LISTENER);
+        lb_apply(&b, p, p->n);
+        ctl_plan_free(p);
+        assert_string_equal(b.record, "orig sel-1");
+        assert_int_equal(converge(&w, &b), 0);
+        assert_int_equal(count_problem(p = plan(&w, &b), CTL_PROB_DRIFT), 0);
+        ctl_plan_free(p);
+
+        struct world gone;
+        world_init(&gone, rebound == 1);
+        world_desire(&gone);
+        if (rebound)
+            lb_set(&b.l[0], "other", NULL); /* someone's choice: left alone */
+        p = plan(&gone, &b);
+        assert_int_equal(p->n, rebound ? 1 : 2);
+        if (!rebound) {
+            assert_int_equal(p->actions[0].kind, CTL_ACT_RESTORE);
+            assert_string_equal(p->actions[0].default_cert.id, "orig");
+        }
+        assert_int_equal(p->actions[p->n - 1].kind, CTL_ACT_FORGET_REPLACED);
+        assert_int_equal(count_problem(p, CTL_PROB_NO_RESTORE), 0);
+        lb_apply(&b, p, p->n);
+        ctl_plan_free(p);
+        assert_string_equal(b.l[0].default_cert_id, rebound ? "other" : "orig");
+        assert_null(b.record);
+        assert_int_equal(b.n, 3); /* none of them is ours: nothing deleted */
+        assert_int_equal(converge(&gone, &b), 0);
+        lb_free(&b);
+        world_free(&gone);
+        world_free(&w);
+    }
+}
+
+/* Drift: after the controller bound the listener (the runtime's record exists), someone
+ * rebinds it to its old certificate and deletes the managed one: re-created, bound again,
+ * and reported. Without the record (the controller's first bind) nothing is reported. */
+static void test_drift_rebound(void **state)
+{
+    struct world w;
+    world_init(&w, false);
+    world_secret(&w, "web", "v1");
+    world_ingress(&w, ANN_LB, A("web"));
+    world_desire(&w);
+    struct lb b = {.descriptions = true};
+    lb_add_cert(&b, "user-1", "my-cert", NULL, NULL);
+    lb_add_listener(&b, "ls-1", "user-1", NULL);
+    struct ctl_plan *p = plan(&w, &b);
+    assert_int_equal(count_problem(p, CTL_PROB_DRIFT), 0);
+    ctl_plan_free(p);
+    assert_true(converge(&w, &b) > 0);
+    assert_string_equal(b.record, "user-1");
+    const char *mine = b.l[0].default_cert_id;
+    assert_string_not_equal(mine, "user-1");
+    /* by hand: rebind to user-1, delete ours */
+    struct elb_cert *c = lb_cert(&b, mine);
+    lb_set(&b.l[0], "user-1", NULL);
+    cert_free(c);
+    *c = b.c[--b.n];
+    memset(&b.c[b.n], 0, sizeof(b.c[0]));
+    p = plan(&w, &b);
+    assert_int_equal(count_problem(p, CTL_PROB_DRIFT), 1);
+    assert_non_null(strstr(p->problems.items[0].message, "changed to user-1"));
+    assert_non_null(strstr(p->problems.items[0].message, "no longer exists"));
+    assert_int_equal(p->actions[0].kind, CTL_ACT_CREATE);
+    ctl_plan_free(p);
+    assert_true(converge(&w, &b) > 0);
+    assert_string_equal(b.record, "user-1"); /* the original is still what to restore */
+    lb_free(&b);
+    world_free(&w);
+}
+
 /* Imported certificates: the user's own copy is reused; else one is imported and bound. */
 static void test_imported(void **state)
 {
@@ -899,12 +996,16 @@ static void test_imported(void **state)
     lb_add_listener(&b, "ls-1", "def", NULL);
     b.record = NULL;
     struct ctl_plan *p = plan(&w, &b);
-    assert_int_equal(p->n, 2);
+    assert_int_equal(p->n, 3);
     assert_int_equal(p->actions[0].kind, CTL_ACT_CREATE);
     assert_string_equal(p->actions[0].imported_id, "ussl-2");
     assert_null(p->actions[0].description); /* UCloud: no description */
-    assert_int_equal(p->actions[1].kind, CTL_ACT_SET_LISTENER);
+    /* the user's copy is not ours: the runtime remembers the default it replaces, and it */
+    assert_int_equal(p->actions[1].kind, CTL_ACT_RECORD_REPLACED);
+    assert_string_equal(p->actions[1].cert_id, "def");
     assert_string_equal(p->actions[1].default_cert.id, "copy-1");
+    assert_int_equal(p->actions[2].kind, CTL_ACT_SET_LISTENER);
+    assert_string_equal(p->actions[2].default_cert.id, "copy-1");
     lb_apply(&b, p, p->n);
     ctl_plan_free(p);
     assert_int_equal(converge(&w, &b), 0);
@@ -970,6 +1071,8 @@ int main(void)
         cmocka_unit_test(test_drift_modified),
         cmocka_unit_test(test_selected),
         cmocka_unit_test(test_imported),
+        cmocka_unit_test(test_selected_restore),
+        cmocka_unit_test(test_drift_rebound),
         cmocka_unit_test(test_single_listener),
         cmocka_unit_test(test_bad_input),
     };

@@ -880,6 +880,15 @@ static void test_slice_each_index(void **state)
     assert_listener_ids(&s, just);
     assert_null(s.listener.default_cert_id);
     ctl_pcache_slice_cleanup(&s);
+    /* The runtime's record names certificates neither bound nor ours: carried when asked
+     * (an ID the view does not have is left out, an overlong one ignored). */
+    char extra[400];
+    snprintf(extra, sizeof(extra), "u-prefix c-prod nope %0200d", 7);
+    assert_int_equal(ctl_pcache_slice_extra(c, REGION, LB, "l-empty", 0, NULL, extra, &s, NULL),
+                     CS_OK);
+    const char *recorded[] = {"u-prefix", "c-prod", NULL};
+    assert_cert_ids(&s, recorded);
+    ctl_pcache_slice_cleanup(&s);
     ctl_pcache_free(c);
     fake_free(f);
 }
