@@ -3,7 +3,9 @@
  * Signature, bad signature, unknown PublicKey, unknown Action, Region, project), CreateSSL in
  * its three forms, name rules, quota, PEM checks, DescribeSSL paging, bindings (one
  * certificate per classic VServer, in-use refusal, cross-region refusal, UpdateSSLBinding
- * scopes), console protection of managed names, DescribeULB/DescribeVServer, JSON and GET. */
+ * scopes), console protection of managed names, DescribeULB/DescribeVServer (classic ULBs
+ * only: application load balancers have their own actions, test_fake_elb_api_alb.c), JSON
+ * and GET. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,10 +227,14 @@ static void test_describe_paging(void **state)
     const char *v2[] = {"Action", "DescribeSSLV2", "Region", "cn-bj2", "SSLId", T_UC_SEED_CERT,
                         NULL};
     assert_int_equal(fe_test_uc(t, v2), 0);
+    /* bound to the classic VServer and as the ALB listener's default: both relations */
     const cJSON *rel = cs_json_path(cs_json_path(t->json, "DataSet")->child, "Relations");
-    assert_int_equal(cJSON_GetArraySize(rel), 1);
+    assert_int_equal(cJSON_GetArraySize(rel), 2);
     assert_string_equal(cs_json_str(rel->child, "ListenerId"), "vserver-https443");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rel->child, "IsDefault")));
+    assert_string_equal(cs_json_str(rel->child->next, "LoadBalancerId"), T_UC_ALB);
+    assert_string_equal(cs_json_str(rel->child->next, "ListenerId"), T_UC_ALB_LISTENER);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rel->child->next, "IsDefault")));
 }
 
 static void test_bindings(void **state)
@@ -263,34 +269,56 @@ static void test_bindings(void **state)
                          T_UC_SEED_CERT, "NewSSLId", a, "LoadBalancerId", "ulb-classic1",
                          "ListenerId", "vserver-https443", NULL};
     assert_int_equal(fe_test_uc(t, upd), 0);
-    assert_int_equal(fe_test_uc(t, del_seed), 0);
-    /* ALB: several certificates, then UpdateSSLBinding without scope replaces them all */
-    char *b = create_ssl(t, "cn-bj2", "b");
+    /* still the ALB listener's default: not deletable yet */
+    assert_int_equal(fe_test_uc(t, del_seed), 4108);
+    /* The ULB actions know classic ULBs only: an application load balancer is not one. */
     const char *bind_alb[] = {"Action", "BindSSL", "Region", "cn-bj2", "SSLId", a, "ULBId",
-                              "ulb-alb1", "VServerId", "vserver-alb443", NULL};
-    assert_int_equal(fe_test_uc(t, bind_alb), 0);
-    assert_int_equal(fe_test_uc(t, bind_alb), 63072);
+                              T_UC_ALB, "VServerId", T_UC_ALB_LISTENER, NULL};
+    assert_int_equal(fe_test_uc(t, bind_alb), 4072);
+    const char *unbind_alb[] = {"Action", "UnbindSSL", "Region", "cn-bj2", "SSLId",
+                                T_UC_SEED_CERT, "ULBId", T_UC_ALB, "VServerId",
+                                T_UC_ALB_LISTENER, NULL};
+    assert_int_equal(fe_test_uc(t, unbind_alb), 4072);
+    const char *vs_alb[] = {"Action", "DescribeVServer", "Region", "cn-bj2", "ULBId", T_UC_ALB,
+                            NULL};
+    assert_int_equal(fe_test_uc(t, vs_alb), 4072);
+    const char *ulbs[] = {"Action", "DescribeULB", "Region", "cn-bj2", NULL};
+    assert_int_equal(fe_test_uc(t, ulbs), 0);
+    assert_int_equal(cs_json_int(t->json, "TotalCount", -1), 1);
+    assert_string_equal(cs_json_str(cs_json_path(t->json, "DataSet")->child, "ULBId"),
+                        "ulb-classic1");
+    const char *one_alb[] = {"Action", "DescribeULB", "Region", "cn-bj2", "ULBId", T_UC_ALB,
+                             NULL};
+    assert_int_equal(fe_test_uc(t, one_alb), 0);
+    assert_int_equal(cs_json_int(t->json, "TotalCount", -1), 0);
+    /* UpdateSSLBinding without scope replaces every binding, classic and ALB alike: the
+     * ALB listener's default stays a default */
+    char *b = create_ssl(t, "cn-bj2", "b");
     const char *all[] = {"Action", "UpdateSSLBinding", "Region", "cn-bj2", "OldSSLId", a,
                          "NewSSLId", b, NULL};
     assert_int_equal(fe_test_uc(t, all), 0);
-    const char *ulbs[] = {"Action", "DescribeULB", "Region", "cn-bj2", NULL};
-    assert_int_equal(fe_test_uc(t, ulbs), 0);
-    assert_int_equal(cs_json_int(t->json, "TotalCount", -1), 2);
+    const char *all_seed[] = {"Action", "UpdateSSLBinding", "Region", "cn-bj2", "OldSSLId",
+                              T_UC_SEED_CERT, "NewSSLId", b, NULL};
+    assert_int_equal(fe_test_uc(t, all_seed), 0);
+    assert_int_equal(fe_test_uc(t, del_seed), 0);
+    assert_int_equal(fe_test_ctl(t, "GET", "/_fake/state", NULL), 200);
     int with_b = 0;
-    for (const cJSON *u = cs_json_path(t->json, "DataSet")->child; u; u = u->next)
-        for (const cJSON *v = cs_json_path(u, "VServerSet")->child; v; v = v->next)
-            for (const cJSON *s = cs_json_path(v, "SSLSet")->child; s; s = s->next) {
-                assert_string_not_equal(cs_json_str(s, "SSLId"), a);
-                with_b += strcmp(cs_json_str(s, "SSLId"), b) == 0;
+    for (const cJSON *u = cs_json_path(t->json, "ucloud.ulbs")->child; u; u = u->next)
+        for (const cJSON *v = cs_json_path(u, "VServers")->child; v; v = v->next) {
+            const cJSON *def = cJSON_GetObjectItem(v, "DefaultSSLId");
+            if (cJSON_IsString(def)) {
+                assert_string_not_equal(def->valuestring, a);
+                with_b += strcmp(def->valuestring, b) == 0;
             }
+        }
     assert_int_equal(with_b, 2);
-    /* unbind, then delete */
+    /* unbind from the classic VServer, then a second unbind is refused */
     const char *unbind[] = {"Action", "UnbindSSL", "Region", "cn-bj2", "SSLId", b, "ULBId",
-                            "ulb-alb1", "VServerId", "vserver-alb443", NULL};
+                            "ulb-classic1", "VServerId", "vserver-https443", NULL};
     assert_int_equal(fe_test_uc(t, unbind), 0);
     assert_int_equal(fe_test_uc(t, unbind), 4106);
-    const char *vs[] = {"Action", "DescribeVServer", "Region", "cn-bj2", "ULBId", "ulb-alb1",
-                        "VServerId", "vserver-alb443", NULL};
+    const char *vs[] = {"Action", "DescribeVServer", "Region", "cn-bj2", "ULBId", "ulb-classic1",
+                        "VServerId", "vserver-https443", NULL};
     assert_int_equal(fe_test_uc(t, vs), 0);
     assert_int_equal(cJSON_GetArraySize(cs_json_path(cs_json_path(t->json, "DataSet")->child,
                                                      "SSLSet")),
@@ -310,8 +338,9 @@ static void test_console_protection(void **state)
     const char *del[] = {"Action", "DeleteSSL", "Region", "cn-bj2", "SSLId", T_UC_MANAGED_CERT,
                          NULL};
     assert_int_equal(fe_test_uc_full(t, T_UC_CONSOLE_PUB, T_UC_CONSOLE_PRIV, false, del), 299);
-    const char *bind[] = {"Action", "BindSSL", "Region", "cn-bj2", "SSLId", T_UC_MANAGED_CERT,
-                          "ULBId", "ulb-alb1", "VServerId", "vserver-alb443", NULL};
+    const char *bind[] = {"Action", "UpdateSSLBinding", "Region", "cn-bj2", "OldSSLId",
+                          T_UC_SEED_CERT, "NewSSLId", T_UC_MANAGED_CERT, "LoadBalancerId",
+                          "ulb-classic1", "ListenerId", "vserver-https443", NULL};
     assert_int_equal(fe_test_uc_full(t, T_UC_CONSOLE_PUB, T_UC_CONSOLE_PRIV, true, bind), 0);
     const char *rename_seed[] = {"Action", "UpdateSSLAttribute", "Region", "cn-bj2", "SSLId",
                                  T_UC_SEED_CERT, "SSLName", "mine", NULL};

@@ -231,14 +231,20 @@ struct fe_uc_cert {
     uint64_t seq;      /* creation order: DescribeSSL lists by it */
 };
 
+/* A classic ULB VServer, or an ALB listener (the same shape: ALB listeners are seeded as
+ * "VServers" of a ULB with "ULBType": "alb"). ssl_ids[0] is the default certificate; on an
+ * ALB listener ssl_ids[1..] are its SNI ("extension") certificates. */
 struct fe_uc_vserver {
     char *id;
     char *name;
+    char *remark; /* ALB listener Remark (UpdateListenerAttribute); NULL when never set */
     char *protocol;
     int port;
     char **ssl_ids;
     size_t n_ssl;
 };
+
+#define FE_UC_ALB_CERTS_MAX 26 /* ALB listener: a default certificate and up to 25 SNI ones */
 
 struct fe_uc_ulb {
     char *id;

@@ -660,6 +660,31 @@ static enum cs_code load_uc_ulb(struct seed_ctx *sc, struct fe_state *st, const 
             rc = bad(sc, "VServer %s: a classic ULB VServer holds one certificate", v->id);
             goto out;
         }
+        /* ALB (ulb-api/create_listener.md): an HTTPS listener is created with its default
+         * certificate (Certificates is required for HTTPS) and the default can only be
+         * replaced, never unbound; HTTP listeners hold none; 1 default + 25 SNI at most. */
+        if (u->alb && strcmp(v->protocol, "HTTPS") == 0 && v->n_ssl == 0) {
+            rc = bad(sc, "ALB listener %s: an HTTPS listener needs a default certificate "
+                         "(SSLIds[0])", v->id);
+            goto out;
+        }
+        if (u->alb && strcmp(v->protocol, "HTTPS") != 0 && v->n_ssl > 0) {
+            rc = bad(sc, "ALB listener %s: only HTTPS listeners hold certificates", v->id);
+            goto out;
+        }
+        if (u->alb && v->n_ssl > FE_UC_ALB_CERTS_MAX) {
+            rc = bad(sc, "ALB listener %s: at most %d certificates (1 default + %d SNI)", v->id,
+                     FE_UC_ALB_CERTS_MAX, FE_UC_ALB_CERTS_MAX - 1);
+            goto out;
+        }
+        for (size_t k = 0; k < v->n_ssl; k++) {
+            for (size_t j = 0; j < k; j++) {
+                if (strcmp(v->ssl_ids[j], v->ssl_ids[k]) == 0) {
+                    rc = bad(sc, "VServer %s: %s is listed twice", v->id, v->ssl_ids[k]);
+                    goto out;
+                }
+            }
+        }
         for (size_t k = 0; k < v->n_ssl; k++) {
             if (!fe_uc_cert_find(st, u->region, u->project, v->ssl_ids[k])) {
                 rc = bad(sc, "VServer %s: %s is not a certificate of its region and project",
@@ -837,6 +862,7 @@ void fe_state_free(struct fe_state *st)
         for (size_t k = 0; k < u->n_vservers; k++) {
             free(u->vservers[k].id);
             free(u->vservers[k].name);
+            free(u->vservers[k].remark);
             free(u->vservers[k].protocol);
             free_strs(u->vservers[k].ssl_ids, u->vservers[k].n_ssl);
         }
@@ -958,6 +984,8 @@ static cJSON *uc_cert_state(const struct fe_state *st, const struct fe_uc_cert *
             }
             cJSON_AddStringToObject(b, "ULBId", u->id);
             cJSON_AddStringToObject(b, "VServerId", u->vservers[k].id);
+            cJSON_AddStringToObject(b, "ULBType", u->alb ? "alb" : "classic");
+            cJSON_AddBoolToObject(b, "IsDefault", strcmp(u->vservers[k].ssl_ids[0], c->id) == 0);
         }
     }
     return j;
@@ -1063,7 +1091,14 @@ cJSON *fe_state_to_json(const struct fe_state *st)
             cJSON_AddStringToObject(vj, "VServerName", v->name);
             cJSON_AddStringToObject(vj, "Protocol", v->protocol);
             cJSON_AddNumberToObject(vj, "FrontendPort", v->port);
+            /* SSLIds[0] is the default (kept as it was); the two members below say it
+             * explicitly, and SNISSLIds are an ALB listener's extension certificates. */
             cJSON_AddItemToObject(vj, "SSLIds", strs(v->ssl_ids, v->n_ssl));
+            cJSON_AddItemToObject(vj, "DefaultSSLId", str_or_null(v->n_ssl ? v->ssl_ids[0] : NULL));
+            cJSON_AddItemToObject(vj, "SNISSLIds",
+                                  strs(v->n_ssl ? v->ssl_ids + 1 : NULL, v->n_ssl ? v->n_ssl - 1 : 0));
+            if (u->alb)
+                cJSON_AddItemToObject(vj, "Remark", str_or_null(v->remark));
         }
     }
     return root;

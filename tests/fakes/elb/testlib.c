@@ -255,14 +255,39 @@ char *fe_test_seed(int hw_quota, int uc_quota)
     cJSON_AddItemToArray(ls, l);
     cJSON_AddItemToArray(a, o);
     o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "ULBId", "ulb-alb1");
+    /* An application load balancer: its HTTPS listener has the seeded certificate as its
+     * default (ALB HTTPS listeners always have one), its HTTP listener none. */
+    cJSON_AddStringToObject(o, "ULBId", T_UC_ALB);
+    cJSON_AddStringToObject(o, "Name", "alb-one");
     cJSON_AddStringToObject(o, "Region", "cn-bj2");
     cJSON_AddStringToObject(o, "ProjectId", T_UC_PROJECT);
     cJSON_AddStringToObject(o, "ULBType", "alb");
     ls = cJSON_AddArrayToObject(o, "VServers");
     l = cJSON_CreateObject();
-    cJSON_AddStringToObject(l, "VServerId", "vserver-alb443");
+    cJSON_AddStringToObject(l, "VServerId", T_UC_ALB_LISTENER);
+    cJSON_AddStringToObject(l, "VServerName", "https-443");
     cJSON_AddNumberToObject(l, "FrontendPort", 443);
+    ids = cJSON_AddArrayToObject(l, "SSLIds");
+    cJSON_AddItemToArray(ids, cJSON_CreateString(T_UC_SEED_CERT));
+    cJSON_AddItemToArray(ls, l);
+    l = cJSON_CreateObject();
+    cJSON_AddStringToObject(l, "VServerId", T_UC_ALB_HTTP);
+    cJSON_AddStringToObject(l, "Protocol", "HTTP");
+    cJSON_AddNumberToObject(l, "FrontendPort", 80);
+    cJSON_AddItemToArray(ls, l);
+    cJSON_AddItemToArray(a, o);
+    /* A second ALB in another region: never visible from cn-bj2. */
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "ULBId", T_UC_ALB_SH2);
+    cJSON_AddStringToObject(o, "Region", "cn-sh2");
+    cJSON_AddStringToObject(o, "ProjectId", T_UC_PROJECT);
+    cJSON_AddStringToObject(o, "ULBType", "alb");
+    ls = cJSON_AddArrayToObject(o, "VServers");
+    l = cJSON_CreateObject();
+    cJSON_AddStringToObject(l, "VServerId", T_UC_ALB_SH2_LISTENER);
+    cJSON_AddNumberToObject(l, "FrontendPort", 443);
+    ids = cJSON_AddArrayToObject(l, "SSLIds");
+    cJSON_AddItemToArray(ids, cJSON_CreateString(T_UC_SH2_CERT));
     cJSON_AddItemToArray(ls, l);
     cJSON_AddItemToArray(a, o);
 

@@ -29,6 +29,11 @@
 #define T_UC_SEED_CERT "ssl-seed0001"
 #define T_UC_MANAGED_CERT "ssl-managed1"
 #define T_UC_SH2_CERT "ssl-sh2cert1"
+#define T_UC_ALB "alb-test0001"           /* ALB in cn-bj2, default certificate T_UC_SEED_CERT */
+#define T_UC_ALB_LISTENER "als-test0443"  /* its HTTPS listener */
+#define T_UC_ALB_HTTP "als-test0080"      /* its HTTP listener */
+#define T_UC_ALB_SH2 "alb-test0002"       /* ALB in cn-sh2 */
+#define T_UC_ALB_SH2_LISTENER "als-test1443"
 
 /* A fresh EC P-256 key and a certificate for cn (and the comma-separated DNS names sans,
  * NULL for none), valid for days days (negative: already expired). Both malloc'd; the key is

@@ -15,7 +15,6 @@
 #include "tests/fakes/elb/fake_elb.h"
 
 #define UC_NAME_MAX 50 /* RetCode 4114: names of at most 50 characters */
-#define UC_ALB_CERTS_MAX 26 /* ALB listener: a default certificate and up to 25 SNI ones */
 #define UC_MANAGED_PREFIX "k8s_plb_default"
 
 enum {
@@ -44,6 +43,9 @@ enum {
 static const char *const actions[] = {
     "CreateSSL",  "DescribeSSL",      "DescribeSSLV2", "DeleteSSL",   "UpdateSSLAttribute",
     "BindSSL",    "UnbindSSL",        "UpdateSSLBinding", "DescribeULB", "DescribeVServer",
+    /* ALB (application load balancers: ulb-api/describe_load_balancers.md and friends) */
+    "DescribeLoadBalancers", "DescribeListeners", "AddSSLBinding", "DeleteSSLBinding",
+    "UpdateListenerAttribute",
 };
 
 bool fe_uc_known_action(const char *action)
@@ -283,15 +285,34 @@ static struct fe_uc_cert *cert_or_fail(struct uc_ctx *x, const char *id)
     return c;
 }
 
-static struct fe_uc_ulb *find_ulb(struct uc_ctx *x, const char *id)
+static bool in_scope(const struct uc_ctx *x, const struct fe_uc_ulb *u)
+{
+    return strcmp(u->region, x->region) == 0 && strcmp(u->project, x->project) == 0;
+}
+
+/* A load balancer of the request's region and project, of either kind. */
+static struct fe_uc_ulb *find_any_lb(struct uc_ctx *x, const char *id)
 {
     for (size_t i = 0; id && i < x->st->n_uc_ulbs; i++) {
         struct fe_uc_ulb *u = &x->st->uc_ulbs[i];
-        if (strcmp(u->id, id) == 0 && strcmp(u->region, x->region) == 0 &&
-            strcmp(u->project, x->project) == 0)
+        if (strcmp(u->id, id) == 0 && in_scope(x, u))
             return u;
     }
     return NULL;
+}
+
+/* A classic ULB: the ULB actions (DescribeULB, DescribeVServer, BindSSL, UnbindSSL) know
+ * nothing of application load balancers, which have their own actions. */
+static struct fe_uc_ulb *find_ulb(struct uc_ctx *x, const char *id)
+{
+    struct fe_uc_ulb *u = find_any_lb(x, id);
+    return u && !u->alb ? u : NULL;
+}
+
+static struct fe_uc_ulb *find_alb(struct uc_ctx *x, const char *id)
+{
+    struct fe_uc_ulb *u = find_any_lb(x, id);
+    return u && u->alb ? u : NULL;
 }
 
 static struct fe_uc_vserver *find_vserver(struct fe_uc_ulb *u, const char *id)
@@ -335,9 +356,10 @@ static bool vs_add(struct fe_uc_vserver *v, const char *id)
     return true;
 }
 
-static void vs_remove(struct fe_uc_vserver *v, const char *id)
+/* Removes id from v's certificates at index from or later. */
+static void vs_remove_from(struct fe_uc_vserver *v, const char *id, size_t from)
 {
-    for (size_t i = 0; i < v->n_ssl; i++) {
+    for (size_t i = from; i < v->n_ssl; i++) {
         if (strcmp(v->ssl_ids[i], id) == 0) {
             free(v->ssl_ids[i]);
             memmove(&v->ssl_ids[i], &v->ssl_ids[i + 1], (v->n_ssl - i - 1) * sizeof(char *));
@@ -345,6 +367,11 @@ static void vs_remove(struct fe_uc_vserver *v, const char *id)
             return;
         }
     }
+}
+
+static void vs_remove(struct fe_uc_vserver *v, const char *id)
+{
+    vs_remove_from(v, id, 0);
 }
 
 /* ---- JSON views ---- */
@@ -456,7 +483,9 @@ static cJSON *ulb_json(struct uc_ctx *x, const struct fe_uc_ulb *u)
     cJSON_AddStringToObject(j, "ULBId", u->id);
     cJSON_AddStringToObject(j, "Name", u->name);
     cJSON_AddStringToObject(j, "ULBName", u->name);
-    cJSON_AddStringToObject(j, "ULBType", u->alb ? "alb" : "classic");
+    /* DescribeULB lists classic ULBs only; the documented example's type is "OuterMode"
+     * (ulb-api/describe_ulb.md). */
+    cJSON_AddStringToObject(j, "ULBType", "OuterMode");
     cJSON *vs = cJSON_AddArrayToObject(j, "VServerSet");
     for (size_t i = 0; vs && i < u->n_vservers; i++)
         cJSON_AddItemToArray(vs, vserver_json(x, &u->vservers[i]));
@@ -645,9 +674,9 @@ static void bind_ssl(struct uc_ctx *x)
     /* A classic ULB VServer holds one certificate; the misspelling is the cloud's own. */
     if ((!t.ulb->alb && t.vs->n_ssl >= 1) || has_ssl(t.vs, t.cert->id))
         return fail(x, RC_ALREADY_BOUND, "ulb vserver alredy bind ssl");
-    if (t.vs->n_ssl >= UC_ALB_CERTS_MAX)
+    if (t.vs->n_ssl >= FE_UC_ALB_CERTS_MAX)
         return fail(x, RC_FAILED, "操作失败: at most %d certificates per listener",
-                    UC_ALB_CERTS_MAX);
+                    FE_UC_ALB_CERTS_MAX);
     if (!vs_add(t.vs, t.cert->id))
         return fail(x, RC_FAILED, "out of memory");
     ok(x, NULL);
@@ -671,7 +700,21 @@ static bool replace_in(struct fe_uc_vserver *v, const char *old_id, const char *
         if (strcmp(v->ssl_ids[i], old_id) != 0)
             continue;
         if (has_ssl(v, new_id)) {
+            /* Already bound there (an ALB SNI certificate): when the old one was the
+             * default, the new one takes its place as the default, so that the listener
+             * never ends without one. */
+            bool was_default = i == 0;
             vs_remove(v, old_id);
+            if (was_default && strcmp(v->ssl_ids[0], new_id) != 0) {
+                for (size_t k = 1; k < v->n_ssl; k++) {
+                    if (strcmp(v->ssl_ids[k], new_id) == 0) {
+                        char *d = v->ssl_ids[k];
+                        memmove(&v->ssl_ids[1], &v->ssl_ids[0], k * sizeof(char *));
+                        v->ssl_ids[0] = d;
+                        break;
+                    }
+                }
+            }
             return true;
         }
         char *d = strdup(new_id);
@@ -699,7 +742,7 @@ static void update_ssl_binding(struct uc_ctx *x)
     if (!cert_or_fail(x, old_id) || !cert_or_fail(x, new_id))
         return;
     struct fe_uc_ulb *only_ulb = NULL;
-    if (lb_id && !(only_ulb = find_ulb(x, lb_id)))
+    if (lb_id && !(only_ulb = find_any_lb(x, lb_id)))
         return fail(x, RC_ULB_NOT_FOUND, "ULB %.64s not found in region %.32s", lb_id, x->region);
     if (ls_id) {
         bool found = false;
@@ -740,8 +783,7 @@ static void describe_ulb(struct uc_ctx *x)
     long total = 0;
     for (size_t i = 0; set && i < x->st->n_uc_ulbs; i++) {
         const struct fe_uc_ulb *u = &x->st->uc_ulbs[i];
-        if (strcmp(u->region, x->region) != 0 || strcmp(u->project, x->project) != 0 ||
-            (id && *id && strcmp(u->id, id) != 0))
+        if (u->alb || !in_scope(x, u) || (id && *id && strcmp(u->id, id) != 0))
             continue;
         if (total >= offset && total < offset + limit)
             cJSON_AddItemToArray(set, ulb_json(x, u));
@@ -776,6 +818,438 @@ static void describe_vserver(struct uc_ctx *x)
     cJSON_AddNumberToObject(extra, "TotalCount", (double)total);
     cJSON_AddItemToObject(extra, "DataSet", set);
     ok(x, extra);
+}
+
+
+/* ---- ALB: application load balancers and their listeners ----
+ *
+ * ulb-api/describe_load_balancers.md, describe_listeners.md, update_listener_attribute.md,
+ * add_ssl_binding(_json).md, delete_ssl_binding(_json).md. An HTTPS listener has exactly one
+ * default certificate (Certificates, at most 1 element, set by UpdateListenerAttribute) that
+ * can be replaced but never unbound (the ALB console guide), and up to 25 SNI ("extension")
+ * certificates added and removed with SSLIds.N. The RetCodes for the refusals are the
+ * emulator's choices (README.md): the public pages document none for ALB. */
+
+#define UC_ALB_PAGE_DEFAULT 100 /* DescribeLoadBalancers / DescribeListeners: Limit default */
+#define UC_ALB_NAME_MAX 255     /* listener Name and Remark: [1-255] / [0-255] */
+#define UC_SSLIDS_MAX 100       /* SSLIds.N read per request */
+
+static cJSON *alb_listener_json(const struct fe_uc_vserver *v)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    bool https = strcmp(v->protocol, "HTTPS") == 0;
+    cJSON_AddStringToObject(j, "ListenerId", v->id);
+    cJSON_AddStringToObject(j, "Name", v->name);
+    cJSON_AddStringToObject(j, "Remark", v->remark ? v->remark : "");
+    /* The field table says ListenerPort/ListenerProtocol (its example ListenPort/
+     * ListenProtocol); the SDKs' models follow the table. */
+    cJSON_AddNumberToObject(j, "ListenerPort", v->port);
+    cJSON_AddStringToObject(j, "ListenerProtocol", v->protocol);
+    cJSON *certs = cJSON_AddArrayToObject(j, "Certificates");
+    for (size_t i = 0; certs && https && i < v->n_ssl; i++) {
+        cJSON *c = cJSON_CreateObject();
+        if (!c || !cJSON_AddItemToArray(certs, c)) {
+            cJSON_Delete(c);
+            cJSON_Delete(j);
+            return NULL;
+        }
+        cJSON_AddStringToObject(c, "SSLId", v->ssl_ids[i]);
+        cJSON_AddBoolToObject(c, "IsDefault", i == 0);
+    }
+    cJSON_AddStringToObject(j, "SecurityPolicyId", https ? "Default" : "");
+    cJSON_AddNumberToObject(j, "IdleTimeout", 60);
+    cJSON_AddStringToObject(j, "Scheduler", "Roundrobin");
+    cJSON_AddBoolToObject(j, "CompressionEnabled", false);
+    cJSON_AddBoolToObject(j, "HTTP2Enabled", false);
+    cJSON_AddBoolToObject(j, "RedirectEnabled", false);
+    cJSON_AddArrayToObject(j, "Targets");
+    cJSON_AddArrayToObject(j, "Rules");
+    cJSON_AddStringToObject(j, "State", "None");
+    return j;
+}
+
+static cJSON *alb_json(const struct fe_uc_ulb *u, bool detail)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    cJSON_AddStringToObject(j, "LoadBalancerId", u->id);
+    cJSON_AddStringToObject(j, "Type", "Application");
+    cJSON_AddStringToObject(j, "Name", u->name);
+    cJSON_AddStringToObject(j, "Remark", "");
+    cJSON_AddStringToObject(j, "IPVersion", "IPv4");
+    cJSON_AddStringToObject(j, "Status", "Normal");
+    cJSON *ls = cJSON_AddArrayToObject(j, "Listeners"); /* empty unless ShowDetail */
+    for (size_t i = 0; ls && detail && i < u->n_vservers; i++) {
+        cJSON *l = alb_listener_json(&u->vservers[i]);
+        if (!l || !cJSON_AddItemToArray(ls, l)) {
+            cJSON_Delete(l);
+            cJSON_Delete(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+/* A boolean parameter: absent gives def; "true"/"false" (any case) or 1/0; else 230. */
+static bool bool_param(struct uc_ctx *x, const char *key, bool def, bool *out)
+{
+    const char *v = fe_params_get(x->p, key);
+    *out = def;
+    if (!v)
+        return true;
+    if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = true;
+    else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = false;
+    else {
+        fail(x, RC_PARAMS, "Params [%s] not available", key);
+        return false;
+    }
+    return true;
+}
+
+/* The values of an array parameter Base.0, Base.1, ... (borrowed from the parameters).
+ * Indexes must run from 0 without gaps; a bare "Base" (not an array) is refused. *n is 0
+ * when the array is absent. */
+static bool array_param(struct uc_ctx *x, const char *base, const char **vals, size_t max,
+                        size_t *n)
+{
+    size_t blen = strlen(base), seen = 0;
+    *n = 0;
+    for (size_t i = 0; i < x->p->n; i++) {
+        const char *k = x->p->items[i].key;
+        if (strncmp(k, base, blen) != 0)
+            continue;
+        if (k[blen] == '\0') {
+            fail(x, RC_PARAMS, "Params [%s] not available: send %s.0, %s.1, ...", base, base,
+                 base);
+            return false;
+        }
+        if (k[blen] == '.')
+            seen++;
+    }
+    char key[64];
+    for (size_t i = 0; i < max; i++) {
+        snprintf(key, sizeof(key), "%s.%zu", base, i);
+        const char *v = fe_params_get(x->p, key);
+        if (!v)
+            break;
+        if (!*v) {
+            fail(x, RC_PARAMS, "Params [%s] not available", key);
+            return false;
+        }
+        vals[(*n)++] = v;
+    }
+    if (seen != *n) {
+        fail(x, RC_PARAMS, "Params [%s] not available: indexes must run from 0 without gaps, "
+                           "at most %zu",
+             base, max);
+        return false;
+    }
+    return true;
+}
+
+/* LoadBalancerId and ListenerId of an ALB listener of the request's region and project. */
+static bool alb_target(struct uc_ctx *x, struct fe_uc_ulb **lb, struct fe_uc_vserver **ls)
+{
+    const char *lb_id = need(x, "LoadBalancerId");
+    const char *ls_id = lb_id ? need(x, "ListenerId") : NULL;
+    if (!ls_id)
+        return false;
+    if (!(*lb = find_alb(x, lb_id))) {
+        fail(x, RC_ULB_NOT_FOUND, "负载均衡实例不存在 (application load balancer %.64s not "
+                                  "found in region %.32s)",
+             lb_id, x->region);
+        return false;
+    }
+    if (!(*ls = find_vserver(*lb, ls_id))) {
+        fail(x, RC_VSERVER_NOT_FOUND, "监听器不存在 (listener %.64s not found in %.64s)", ls_id,
+             lb_id);
+        return false;
+    }
+    return true;
+}
+
+static bool https_listener(struct uc_ctx *x, const struct fe_uc_vserver *v)
+{
+    if (strcmp(v->protocol, "HTTPS") == 0)
+        return true;
+    fail(x, RC_PARAMS, "Params [ListenerId] not available: listener protocol is %.16s "
+                       "(certificates need HTTPS)",
+         v->protocol);
+    return false;
+}
+
+/* The SSLIds.N of the request: at least one, no repeats, each a certificate of the region. */
+static bool ssl_ids_param(struct uc_ctx *x, const char **ids, size_t *n)
+{
+    if (!array_param(x, "SSLIds", ids, UC_SSLIDS_MAX, n))
+        return false;
+    if (*n == 0) {
+        fail(x, RC_PARAMS, "Missing params [SSLIds.0]");
+        return false;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(ids[k], ids[i]) == 0) {
+                fail(x, RC_PARAMS, "Params [SSLIds.%zu] not available: %.64s given twice", i,
+                     ids[i]);
+                return false;
+            }
+        }
+        if (!cert_or_fail(x, ids[i]))
+            return false;
+    }
+    return true;
+}
+
+static void describe_load_balancers(struct uc_ctx *x)
+{
+    long offset, limit;
+    bool detail;
+    const char *ids[UC_SSLIDS_MAX];
+    size_t n_ids;
+    if (!int_param(x, "Offset", 0, &offset) ||
+        !int_param(x, "Limit", UC_ALB_PAGE_DEFAULT, &limit) ||
+        !bool_param(x, "ShowDetail", false, &detail) ||
+        !array_param(x, "LoadBalancerIds", ids, UC_SSLIDS_MAX, &n_ids))
+        return;
+    if (limit == 0)
+        limit = UC_ALB_PAGE_DEFAULT;
+    const char *type = fe_params_get(x->p, "Type");
+    if (type && strcmp(type, "Application") != 0 && strcmp(type, "Network") != 0)
+        return fail(x, RC_PARAMS, "Params [Type] not available (Application or Network)");
+    bool network = type && strcmp(type, "Network") == 0; /* NLBs are not emulated: none */
+    cJSON *set = cJSON_CreateArray();
+    long total = 0;
+    for (size_t i = 0; set && !network && i < x->st->n_uc_ulbs; i++) {
+        const struct fe_uc_ulb *u = &x->st->uc_ulbs[i];
+        if (!u->alb || !in_scope(x, u))
+            continue;
+        bool wanted = n_ids == 0;
+        for (size_t k = 0; k < n_ids && !wanted; k++)
+            wanted = strcmp(ids[k], u->id) == 0;
+        if (!wanted)
+            continue;
+        if (total >= offset && total < offset + limit) {
+            cJSON *j = alb_json(u, detail);
+            if (!j || !cJSON_AddItemToArray(set, j)) {
+                cJSON_Delete(j);
+                cJSON_Delete(set);
+                return fail(x, RC_FAILED, "out of memory");
+            }
+        }
+        total++;
+    }
+    if (!set)
+        return fail(x, RC_FAILED, "out of memory");
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddNumberToObject(extra, "TotalCount", (double)total);
+    cJSON_AddItemToObject(extra, "LoadBalancers", set);
+    ok(x, extra);
+}
+
+/* ListenerId or LoadBalancerId (one is required; with ListenerId, LoadBalancerId is
+ * ignored, as documented). */
+static void describe_listeners(struct uc_ctx *x)
+{
+    long offset, limit;
+    if (!int_param(x, "Offset", 0, &offset) ||
+        !int_param(x, "Limit", UC_ALB_PAGE_DEFAULT, &limit))
+        return;
+    if (limit == 0)
+        limit = UC_ALB_PAGE_DEFAULT;
+    const char *ls_id = fe_params_get(x->p, "ListenerId");
+    const char *lb_id = fe_params_get(x->p, "LoadBalancerId");
+    ls_id = ls_id && *ls_id ? ls_id : NULL;
+    lb_id = lb_id && *lb_id ? lb_id : NULL;
+    struct fe_uc_ulb *only = NULL;
+    const struct fe_uc_vserver *one = NULL;
+    if (ls_id) {
+        for (size_t i = 0; i < x->st->n_uc_ulbs && !one; i++) {
+            struct fe_uc_ulb *u = &x->st->uc_ulbs[i];
+            if (u->alb && in_scope(x, u))
+                one = find_vserver(u, ls_id);
+        }
+        if (!one)
+            return fail(x, RC_VSERVER_NOT_FOUND, "监听器不存在 (listener %.64s not found)",
+                        ls_id);
+    } else if (!lb_id) {
+        return fail(x, RC_PARAMS, "Missing params [LoadBalancerId] (or ListenerId)");
+    } else if (!(only = find_alb(x, lb_id))) {
+        return fail(x, RC_ULB_NOT_FOUND, "负载均衡实例不存在 (application load balancer %.64s "
+                                         "not found in region %.32s)",
+                    lb_id, x->region);
+    }
+    cJSON *set = cJSON_CreateArray();
+    long total = 0;
+    size_t n = one ? 1 : only->n_vservers;
+    for (size_t i = 0; set && i < n; i++) {
+        const struct fe_uc_vserver *v = one ? one : &only->vservers[i];
+        if (total >= offset && total < offset + limit) {
+            cJSON *j = alb_listener_json(v);
+            if (!j || !cJSON_AddItemToArray(set, j)) {
+                cJSON_Delete(j);
+                cJSON_Delete(set);
+                return fail(x, RC_FAILED, "out of memory");
+            }
+        }
+        total++;
+    }
+    if (!set)
+        return fail(x, RC_FAILED, "out of memory");
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddNumberToObject(extra, "TotalCount", (double)total);
+    cJSON_AddItemToObject(extra, "Listeners", set);
+    ok(x, extra);
+}
+
+/* SNI certificates only ("仅供SNI功能使用"); all checked before any is added. */
+static void add_ssl_binding(struct uc_ctx *x)
+{
+    struct fe_uc_ulb *lb;
+    struct fe_uc_vserver *v;
+    const char *ids[UC_SSLIDS_MAX];
+    size_t n;
+    if (!alb_target(x, &lb, &v) || !https_listener(x, v) || !ssl_ids_param(x, ids, &n))
+        return;
+    if (v->n_ssl == 0)
+        return fail(x, RC_PARAMS, "Params [ListenerId] not available: listener %.64s has no "
+                                  "default certificate",
+                    v->id);
+    for (size_t i = 0; i < n; i++) {
+        if (has_ssl(v, ids[i]))
+            return fail(x, RC_ALREADY_BOUND, "证书已绑定 (certificate %.64s is already bound to "
+                                             "listener %.64s as its %s certificate)",
+                        ids[i], v->id, strcmp(v->ssl_ids[0], ids[i]) == 0 ? "default" : "SNI");
+    }
+    if (v->n_ssl + n > FE_UC_ALB_CERTS_MAX)
+        return fail(x, RC_FAILED, "操作失败: listener %.64s would hold %zu SNI certificates "
+                                  "(at most %d)",
+                    v->id, v->n_ssl - 1 + n, FE_UC_ALB_CERTS_MAX - 1);
+    char **a = realloc(v->ssl_ids, (v->n_ssl + n) * sizeof(*a));
+    if (!a)
+        return fail(x, RC_FAILED, "out of memory");
+    v->ssl_ids = a;
+    size_t added = 0;
+    for (; added < n; added++)
+        if (!(a[v->n_ssl + added] = strdup(ids[added])))
+            break;
+    if (added < n) {
+        for (size_t i = 0; i < added; i++)
+            free(a[v->n_ssl + i]);
+        return fail(x, RC_FAILED, "out of memory");
+    }
+    v->n_ssl += n;
+    ok(x, NULL);
+}
+
+/* SNI certificates only: the default can be replaced (UpdateListenerAttribute), never
+ * unbound. All checked before any is removed. */
+static void delete_ssl_binding(struct uc_ctx *x)
+{
+    struct fe_uc_ulb *lb;
+    struct fe_uc_vserver *v;
+    const char *ids[UC_SSLIDS_MAX];
+    size_t n;
+    if (!alb_target(x, &lb, &v) || !https_listener(x, v) || !ssl_ids_param(x, ids, &n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (v->n_ssl && strcmp(v->ssl_ids[0], ids[i]) == 0)
+            return fail(x, RC_UNBIND_FAILED, "解绑失败: %.64s is the default certificate of "
+                                             "listener %.64s; a default certificate can only be "
+                                             "replaced (UpdateListenerAttribute), not unbound",
+                        ids[i], v->id);
+        if (!has_ssl(v, ids[i]))
+            return fail(x, RC_UNBIND_FAILED, "解绑失败 (certificate %.64s is not bound to "
+                                             "listener %.64s)",
+                        ids[i], v->id);
+    }
+    for (size_t i = 0; i < n; i++)
+        vs_remove(v, ids[i]);
+    ok(x, NULL);
+}
+
+static bool listener_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > UC_ALB_NAME_MAX)
+        return false;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (!(*c >= 0x80 || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+            return false; /* letters (also non-ASCII), digits and only -_. */
+    return true;
+}
+
+/* Name, Remark and the default certificate (Certificates.0); absent parameters leave their
+ * attribute unchanged. Everything is checked before anything changes. */
+static void update_listener_attribute(struct uc_ctx *x)
+{
+    struct fe_uc_ulb *lb;
+    struct fe_uc_vserver *v;
+    const char *certs[2];
+    size_t n_certs;
+    if (!alb_target(x, &lb, &v) || !array_param(x, "Certificates", certs, 2, &n_certs))
+        return;
+    const char *name = fe_params_get(x->p, "Name");
+    const char *remark = fe_params_get(x->p, "Remark");
+    if (name && !listener_name_ok(name))
+        return fail(x, RC_PARAMS, "Params [Name] not available: 1-%d letters, digits, -_.",
+                    UC_ALB_NAME_MAX);
+    if (remark && strlen(remark) > UC_ALB_NAME_MAX)
+        return fail(x, RC_PARAMS, "Params [Remark] not available: at most %d characters",
+                    UC_ALB_NAME_MAX);
+    if (n_certs > 1)
+        return fail(x, RC_PARAMS, "Params [Certificates] not available: one default "
+                                  "certificate (Certificates.0) only");
+    if (n_certs && (!https_listener(x, v) || !cert_or_fail(x, certs[0])))
+        return;
+    char *new_name = name ? strdup(name) : NULL;
+    char *new_remark = remark ? strdup(remark) : NULL;
+    char *new_default = n_certs ? strdup(certs[0]) : NULL;
+    if ((name && !new_name) || (remark && !new_remark) || (n_certs && !new_default))
+        goto nomem;
+    if (new_default && v->n_ssl == 0) { /* not seeded (seeds give HTTPS a default) */
+        char **grown = realloc(v->ssl_ids, sizeof(char *));
+        if (!grown)
+            goto nomem;
+        v->ssl_ids = grown;
+        v->ssl_ids[0] = new_default;
+        v->n_ssl = 1;
+        new_default = NULL;
+    }
+    if (new_default && strcmp(v->ssl_ids[0] ? v->ssl_ids[0] : "", new_default) != 0) {
+        /* The new default leaves the SNI set if it was there; the old one is replaced, so
+         * it is no longer bound to this listener. */
+        vs_remove_from(v, new_default, 1);
+        free(v->ssl_ids[0]);
+        v->ssl_ids[0] = new_default;
+        new_default = NULL;
+    }
+    if (new_name) {
+        free(v->name);
+        v->name = new_name;
+        new_name = NULL;
+    }
+    if (new_remark) {
+        free(v->remark);
+        v->remark = new_remark;
+        new_remark = NULL;
+    }
+    free(new_default);
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddStringToObject(extra, "ListenerId", v->id);
+    ok(x, extra);
+    return;
+nomem:
+    free(new_name);
+    free(new_remark);
+    free(new_default);
+    fail(x, RC_FAILED, "out of memory");
 }
 
 static bool in_strs(char **v, size_t n, const char *s)
@@ -857,4 +1331,14 @@ void fe_uc_handle(struct fe_server *s, const struct fe_request *req,
         describe_ulb(&x);
     else if (strcmp(x.action, "DescribeVServer") == 0)
         describe_vserver(&x);
+    else if (strcmp(x.action, "DescribeLoadBalancers") == 0)
+        describe_load_balancers(&x);
+    else if (strcmp(x.action, "DescribeListeners") == 0)
+        describe_listeners(&x);
+    else if (strcmp(x.action, "AddSSLBinding") == 0)
+        add_ssl_binding(&x);
+    else if (strcmp(x.action, "DeleteSSLBinding") == 0)
+        delete_ssl_binding(&x);
+    else if (strcmp(x.action, "UpdateListenerAttribute") == 0)
+        update_listener_attribute(&x);
 }
