@@ -104,6 +104,17 @@ STEP=0
 step() { STEP=$((STEP + 1)); printf '\n[%5s s] %d. %s\n' "$(elapsed)" "$STEP" "$*"; }
 say() { printf '           %s\n' "$@"; }
 indent() { sed 's/^/           /'; }
+# print_cmd ARGV...: a command as it would be typed, '--flag value' kept together, wrapped.
+print_cmd() {
+  local line=$1 a w
+  shift
+  while [ $# -gt 0 ]; do
+    w=$1; shift
+    if [ "${w#--}" != "$w" ] && [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then w="$w $1"; shift; fi
+    if [ $(( ${#line} + ${#w} )) -gt 84 ]; then say "$line \\"; line="    $w"; else line="$line $w"; fi
+  done
+  say "$line"
+}
 
 # ---- state of the run, for cleanup ----
 
@@ -113,20 +124,19 @@ ELB_PID=
 STOPPED=0
 RESULT=failed
 
-# Python helpers (stdlib only): seed, the emulator's state, the API's answers, free ports.
+# Python helpers (stdlib only): the seed, the emulator's state, the API's answers. Few calls:
+# a Python start costs 0.1-0.5 s on a busy machine, so each wait is one call polling inside.
 read -r -d '' PYHELPER <<'PY' || true
-import hashlib, json, os, socket, ssl, sys, urllib.request
+import base64, hashlib, json, os, socket, sys, time
 
 def fp_hex(pem):
     """SHA-256 over the DER of the first certificate of a PEM text, lowercase hex."""
-    begin = pem.index("-----BEGIN CERTIFICATE-----")
-    end = pem.index("-----END CERTIFICATE-----", begin) + len("-----END CERTIFICATE-----")
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem[begin:end])).hexdigest()
-
-def colon(h):
-    return ":".join(h[i:i + 2] for i in range(0, len(h), 2)).upper()
+    begin = pem.index("-----BEGIN CERTIFICATE-----") + len("-----BEGIN CERTIFICATE-----")
+    end = pem.index("-----END CERTIFICATE-----", begin)
+    return hashlib.sha256(base64.b64decode("".join(pem[begin:end].split()))).hexdigest()
 
 def get_state(endpoint):
+    import urllib.request
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(endpoint + "/_fake/state", timeout=5) as r:
         return json.loads(r.read())
@@ -149,78 +159,101 @@ def listener_default(provider, state, lb, listener):
                 if v["VServerId"] == listener:
                     # a classic VServer holds one certificate: its first is the default
                     return v["SSLIds"][0] if v["SSLIds"] else None
-    raise SystemExit("listener %s of %s is not in the emulator's state" % (listener, lb))
+    raise ValueError("listener %s of %s is not in the emulator's state" % (listener, lb))
 
 def cmd_seed(provider, seed_path, lb, port, cred_path):
-    """Region, project and listener of the demo's load balancer, from the seed; writes the
-    seed's api-role credentials to cred_path (0600)."""
+    """Region, project, listener and its certificate of the demo's load balancer, from the
+    seed; a free loopback port for the controller's metrics; writes the seed's api-role
+    credentials to cred_path (0600, a new file)."""
     seed = json.load(open(seed_path))[provider]
     port = int(port)
     if provider == "huawei":
         b = [x for x in seed["loadbalancers"] if x["id"] == lb]
         if not b:
-            raise SystemExit("seed %s: no load balancer %s" % (seed_path, lb))
+            raise ValueError("seed %s: no load balancer %s" % (seed_path, lb))
         b = b[0]
         region = [p["region"] for p in seed["projects"] if p["id"] == b["project_id"]][0]
         project = b["project_id"]
         ls = [l for l in b["listeners"] if l["protocol"] == "HTTPS" and l["port"] == port]
         listener = ls[0]["id"] if ls else None
         original = ls[0]["default_tls_container_ref"] if ls else None
+        names = {c["id"]: c["name"] for c in seed["certificates"]}
         cred = [c for c in seed["credentials"] if c["role"] == "api"][0]
         text = "HUAWEICLOUD_SDK_AK=%s\nHUAWEICLOUD_SDK_SK=%s\n" % (cred["ak"], cred["sk"])
     else:
         u = [x for x in seed["ulbs"] if x["ULBId"] == lb]
         if not u:
-            raise SystemExit("seed %s: no ULB %s" % (seed_path, lb))
+            raise ValueError("seed %s: no ULB %s" % (seed_path, lb))
         u = u[0]
         region, project = u["Region"], u["ProjectId"]
         vs = [v for v in u["VServers"] if v["Protocol"] == "HTTPS" and v["FrontendPort"] == port]
         listener = vs[0]["VServerId"] if vs else None
         original = vs[0]["SSLIds"][0] if vs and vs[0]["SSLIds"] else None
+        names = {c["SSLId"]: c["SSLName"] for c in seed["certificates"]}
         cred = [c for c in seed["credentials"] if c["role"] == "api"][0]
         text = "UCLOUD_PUBLIC_KEY=%s\nUCLOUD_PRIVATE_KEY=%s\n" % (cred["public_key"], cred["private_key"])
     if not listener or not original:
-        raise SystemExit("seed %s: %s has no HTTPS listener with a certificate on port %d"
+        raise ValueError("seed %s: %s has no HTTPS listener with a certificate on port %d"
                          % (seed_path, lb, port))
     fd = os.open(cred_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    print("region=%s\nproject=%s\nlistener=%s\noriginal=%s" % (region, project, listener, original))
+    # the controller's --metrics-addr needs a concrete port (it writes no port file)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        metrics_port = s.getsockname()[1]
+    print("region=%s\nproject=%s\nlistener=%s\noriginal=%s\noriginal_name=%s\nmetrics_port=%d"
+          % (region, project, listener, original, names.get(original, "?"), metrics_port))
 
-def cmd_fingerprint(path):
-    print(colon(fp_hex(open(path).read())))
+def running(pid):
+    try:
+        st = open("/proc/%s/stat" % pid).read()
+    except OSError:
+        return False
+    return st.rsplit(")", 1)[1].split()[0] != "Z"
 
-def cmd_check(provider, endpoint, lb, listener, want_fp, gone_id, pem_out):
-    """Exit 0 (printing 'ID NAME') once the listener's default certificate is a managed one
-    of this cluster holding the certificate whose fingerprint is want_fp and, if gone_id is
-    not '-', that certificate no longer exists; the bound PEM goes to pem_out. Exit 3 with
+def cmd_wait(provider, endpoint, lb, listener, want_fp, gone_id, original, pem_out, pid, timeout):
+    """Polls the emulator every 0.2 s until the listener's default certificate is a managed
+    one of this cluster holding the certificate of fingerprint want_fp and, unless gone_id is
+    '-', certificate gone_id no longer exists; then writes the bound PEM to pem_out and prints
+    'ID NAME ORIGINAL_KEPT'. Exit 3 after timeout seconds, 4 if the controller exits, saying
     what is there instead."""
-    state = get_state(endpoint)
-    cs = certs(provider, state)
-    cur = listener_default(provider, state, lb, listener)
-    name, pem = cs.get(cur, ("(unknown)", ""))
     want = want_fp.replace(":", "").lower()
-    problems = []
-    if not name.startswith("k8s_plb_default_demo_"):
-        problems.append("the listener's default certificate is %s (%s), not a managed one yet" % (cur, name))
-    elif not pem or fp_hex(pem) != want:
-        problems.append("the listener's default certificate %s (%s) is not the Secret's certificate" % (cur, name))
-    if gone_id != "-" and gone_id in cs:
-        problems.append("the old certificate %s (%s) still exists" % (gone_id, cs[gone_id][0]))
-    if problems:
-        print("; ".join(problems))
-        sys.exit(3)
-    with open(pem_out, "w") as f:
-        f.write(pem)
-    print(cur, name)
-
-def cmd_exists(provider, endpoint, cert_id):
-    """'yes NAME' or 'no'."""
-    cs = certs(provider, get_state(endpoint))
-    print("yes " + cs[cert_id][0] if cert_id in cs else "no")
+    deadline = time.monotonic() + float(timeout)
+    while True:
+        if not running(pid):
+            print("the controller exited")
+            sys.exit(4)
+        try:
+            state = get_state(endpoint)
+            cs = certs(provider, state)
+            cur = listener_default(provider, state, lb, listener)
+            name, pem = cs.get(cur, ("(unknown)", ""))
+            problems = []
+            if not name.startswith("k8s_plb_default_demo_"):
+                problems.append("the listener's default certificate is %s (%s), not a managed one"
+                                % (cur, name))
+            elif not pem or fp_hex(pem) != want:
+                problems.append("the listener's default certificate %s (%s) is not the Secret's"
+                                % (cur, name))
+            if gone_id != "-" and gone_id in cs:
+                problems.append("the old certificate %s (%s) still exists" % (gone_id, cs[gone_id][0]))
+            if not problems:
+                with open(pem_out, "w") as f:
+                    f.write(pem)
+                print(cur, name, "yes" if original in cs else "no")
+                return
+            last = "; ".join(problems)
+        except (OSError, ValueError, KeyError) as e:
+            last = "cannot read the emulator's state: %s" % e
+        if time.monotonic() >= deadline:
+            print("after %s s: %s" % (timeout, last))
+            sys.exit(3)
+        time.sleep(0.2)
 
 def cmd_api_listener(provider):
-    """The default (and SNI) certificates of the listener, from the API's JSON on stdin."""
+    """The listener's certificates from the API's JSON answer on stdin: a line to show, then
+    '=' and the default certificate's ID."""
     d = json.load(sys.stdin)
     if provider == "huawei":
         l = d["listener"]
@@ -229,7 +262,7 @@ def cmd_api_listener(provider):
         print("=" + (l["default_tls_container_ref"] or ""))
     else:
         if d.get("RetCode") != 0 or not d.get("DataSet"):
-            raise SystemExit("DescribeVServer: RetCode %s %s" % (d.get("RetCode"), d.get("Message")))
+            raise ValueError("DescribeVServer: RetCode %s %s" % (d.get("RetCode"), d.get("Message")))
         ssl_set = d["DataSet"][0].get("SSLSet") or []
         print("SSLSet: %s" % ", ".join("%s (%s)" % (s["SSLId"], s["SSLName"]) for s in ssl_set))
         print("=" + (ssl_set[0]["SSLId"] if ssl_set else ""))
@@ -238,17 +271,11 @@ def cmd_api_ssl_count():
     """TotalCount of a UCloud DescribeSSL answer on stdin."""
     d = json.load(sys.stdin)
     if d.get("RetCode") != 0:
-        raise SystemExit("DescribeSSL: RetCode %s %s" % (d.get("RetCode"), d.get("Message")))
+        raise ValueError("DescribeSSL: RetCode %s %s" % (d.get("RetCode"), d.get("Message")))
     print(d.get("TotalCount", len(d.get("DataSet") or [])))
 
-def cmd_free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
-
-cmds = {"seed": cmd_seed, "fingerprint": cmd_fingerprint, "check": cmd_check,
-        "exists": cmd_exists, "api-listener": cmd_api_listener,
-        "api-ssl-count": cmd_api_ssl_count, "free-port": cmd_free_port}
+cmds = {"seed": cmd_seed, "wait": cmd_wait, "api-listener": cmd_api_listener,
+        "api-ssl-count": cmd_api_ssl_count}
 try:
     cmds[sys.argv[1]](*sys.argv[2:])
 except (OSError, ValueError, KeyError, IndexError) as e:
@@ -269,11 +296,12 @@ running() {
 
 # stop_proc NAME PID SECONDS: SIGTERM, then SIGKILL after SECONDS; prints the exit status.
 stop_proc() {
-  local name=$1 pid=$2 secs=$3 i st=0
+  local name=$1 pid=$2 secs=$3 st=0 deadline
   [ -n "$pid" ] || return 0
   if running "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < secs * 10; i++)); do running "$pid" || break; sleep 0.1; done
+    deadline=$(( $(now_us) + secs * 1000000 ))
+    while running "$pid" && [ "$(now_us)" -lt "$deadline" ]; do sleep 0.1; done
     if running "$pid"; then
       say "$name (pid $pid) did not stop within ${secs} s: killed"
       kill -KILL "$pid" 2>/dev/null || true
@@ -336,8 +364,8 @@ trap 'INTERRUPTED=1; echo "demo.sh: terminated" >&2; exit 143' TERM
 
 # wait_port_file NAME PID FILE: the port the process wrote, once it serves.
 wait_port_file() {
-  local name=$1 pid=$2 file=$3 i
-  for ((i = 0; i < TIMEOUT * 50; i++)); do
+  local name=$1 pid=$2 file=$3 deadline=$(( $(now_us) + TIMEOUT * 1000000 ))
+  while [ "$(now_us)" -lt "$deadline" ]; do
     if [ -s "$file" ]; then cat "$file"; return 0; fi
     running "$pid" || { tail -n 20 "$WORK/logs/$name.log" >&2; fail "$name exited before serving"; }
     sleep 0.02
@@ -436,16 +464,15 @@ say "fake-kube-apiserver  https://127.0.0.1:$KUBE_PORT  pid $KUBE_PID  a Kuberne
 
 SEEDINFO=$(py seed "$PROVIDER" "$SEED" "$LB" "$PORT" "$WORK/credentials") ||
   fail "cannot read the demo's load balancer $LB from $SEED"
-REGION=; PROJECT=; LISTENER=; ORIGINAL=
+REGION=; PROJECT=; LISTENER=; ORIGINAL=; ORIG_NAME=; METRICS_PORT=
 while IFS='=' read -r k v; do
   case $k in
     region) REGION=$v ;; project) PROJECT=$v ;; listener) LISTENER=$v ;; original) ORIGINAL=$v ;;
+    original_name) ORIG_NAME=$v ;; metrics_port) METRICS_PORT=$v ;;
   esac
 done <<<"$SEEDINFO"
-ORIG_NAME=$(py exists "$PROVIDER" "$ENDPOINT" "$ORIGINAL") || fail "cannot read the emulator's state"
-ORIG_NAME=${ORIG_NAME#yes }
 say "load balancer $LB (region $REGION, project $PROJECT): HTTPS listener $LISTENER on port $PORT" \
-    "its certificate now: $ORIGINAL ($ORIG_NAME), put there by someone before us"
+    "its certificate: $ORIGINAL ($ORIG_NAME), put there before the demo"
 
 API_ARGS=(--provider "$PROVIDER" --endpoint "$ENDPOINT" --region "$REGION" --project-id "$PROJECT"
           --credentials-file "$WORK/credentials")
@@ -462,9 +489,15 @@ make_cert() {
     >"$WORK/logs/openssl.log" 2>&1 || { cat "$WORK/logs/openssl.log" >&2; fail "openssl req failed"; }
   chmod 600 "$WORK/certs/$1.key"
 }
-describe_cert() {  # describe_cert PEM_FILE: subject, serial, validity, SHA-256 fingerprint
-  openssl x509 -in "$1" -noout -subject -serial -enddate | indent
-  say "SHA-256 fingerprint $(py fingerprint "$1")"
+# describe_cert PEM_FILE: subject, serial, expiry and SHA-256 fingerprint; sets FP.
+describe_cert() {
+  local out
+  out=$(openssl x509 -in "$1" -noout -subject -serial -enddate -fingerprint -sha256) ||
+    fail "openssl cannot read $1"
+  grep -iv 'fingerprint=' <<<"$out" | indent
+  FP=$(grep -i 'fingerprint=' <<<"$out" | sed 's/.*=//')
+  [ -n "$FP" ] || fail "openssl printed no fingerprint for $1"
+  say "SHA-256 fingerprint=$FP"
 }
 
 step "Making a TLS certificate for $HOST with OpenSSL (self-signed, RSA 2048, 90 days)"
@@ -472,7 +505,7 @@ say "openssl req -x509 -newkey rsa:2048 -nodes -days 90 -subj /CN=$HOST -addext 
     "    -keyout certs/v1.key -out certs/v1.crt"
 make_cert v1 90
 describe_cert "$WORK/certs/v1.crt"
-FP1=$(py fingerprint "$WORK/certs/v1.crt")
+FP1=$FP
 
 # ---- 3. Kubernetes objects ----
 
@@ -500,42 +533,39 @@ say "the Ingress shop/web (class $CLASS) sends $HOST's TLS to Secret web-tls, an
 
 # ---- 4. the controller ----
 
-METRICS_PORT=$(py free-port)
 CTL_ARGS=(run --kubeconfig "$WORK/kubeconfig" --cluster-id "$CLUSTER_ID" --provider "$PROVIDER"
           --region "$REGION" --project-id "$PROJECT" --endpoint "$ENDPOINT"
           --credentials-file "$WORK/credentials" --ingress-class "$CLASS"
           --metrics-addr "127.0.0.1:$METRICS_PORT" --leader-elect false
           --resync-period 30s --shutdown-grace 1s)
 step "Starting the controller"
-say "elb-certsync ${CTL_ARGS[*]}" | fold -s -w 96 | sed '2,$s/^/               /'
+print_cmd elb-certsync "${CTL_ARGS[@]}"
 env "${CLEAN_ENV[@]}" "$CTL" "${CTL_ARGS[@]}" </dev/null >"$WORK/logs/elb-certsync.log" 2>&1 &
 CTL_PID=$!
 echo "$CTL_PID elb-certsync $CTL" >>"$WORK/pids"
-ready=0
-for ((i = 0; i < TIMEOUT * 5; i++)); do
+deadline=$(( $(now_us) + TIMEOUT * 1000000 ))
+while :; do
   running "$CTL_PID" || fail "the controller exited (see its log below)"
   code=$(curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' \
     "http://127.0.0.1:$METRICS_PORT/readyz" 2>/dev/null) || true
-  if [ "$code" = 200 ]; then ready=1; break; fi
+  [ "$code" != 200 ] || break
+  [ "$(now_us)" -lt "$deadline" ] || fail "the controller was not ready within $TIMEOUT s (GET /readyz: $code)"
   sleep 0.2
 done
-[ "$ready" = 1 ] || fail "the controller was not ready within $TIMEOUT s"
 say "pid $CTL_PID, ready (GET /readyz: 200); log: logs/elb-certsync.log" \
     "it watches Ingresses of class $CLASS and TLS Secrets, and owns the certificates named k8s_plb_default_${CLUSTER_ID}_..."
 
-# wait_bound FP GONE_ID PEM_OUT: poll the emulator every 0.2 s until the listener's default is
-# the managed certificate with that fingerprint (and GONE_ID, unless -, no longer exists).
-# Prints 'ID NAME'.
+# wait_bound FP GONE_ID PEM_OUT: polls the emulator (every 0.2 s, at most $TIMEOUT s) until the
+# listener's default is the managed certificate of fingerprint FP and, unless GONE_ID is -,
+# GONE_ID no longer exists. Sets BOUND_ID, BOUND_NAME and ORIG_KEPT (yes/no).
 wait_bound() {
-  local i out=
-  for ((i = 0; i < TIMEOUT * 5; i++)); do
-    running "$CTL_PID" || fail "the controller exited (see its log below)"
-    if out=$(py check "$PROVIDER" "$ENDPOINT" "$LB" "$LISTENER" "$1" "$2" "$3"); then
-      echo "$out"; return 0
-    fi
-    sleep 0.2
-  done
-  fail "after $TIMEOUT s: $out"
+  local out
+  if ! out=$(py wait "$PROVIDER" "$ENDPOINT" "$LB" "$LISTENER" "$1" "$2" "$ORIGINAL" "$3" \
+               "$CTL_PID" "$TIMEOUT"); then
+    [ -n "$out" ] || out="cannot read the state of the emulator"
+    fail "$out"
+  fi
+  read -r BOUND_ID BOUND_NAME ORIG_KEPT <<<"$out"
 }
 
 # show_listener_api: the listener as the cloud's API shows it; fails unless its default is $1.
@@ -556,24 +586,24 @@ show_listener_api() {
 # ---- 5. bound ----
 
 step "Waiting for the controller to upload the Secret's certificate and bind it to the listener"
-BOUND=$(wait_bound "$FP1" - "$WORK/certs/bound-v1.pem") || exit 1  # wait_bound said why
-read -r ID1 NAME1 <<<"$BOUND"
+wait_bound "$FP1" - "$WORK/certs/bound-v1.pem"
+ID1=$BOUND_ID NAME1=$BOUND_NAME
 say "bound:   certificate $ID1 ($NAME1) is the default certificate of listener $LISTENER" \
     "         name: managed prefix, cluster ID '$CLUSTER_ID', the Secret (shop.web-tls), a hash of its content" \
     "         on the load balancer, the same certificate as in the Secret (fingerprints match):"
 describe_cert "$WORK/certs/bound-v1.pem"
-ORIG_NOW=$(py exists "$PROVIDER" "$ENDPOINT" "$ORIGINAL") || fail "cannot read the emulator's state"
-say "the listener's previous certificate $ORIGINAL is kept (${ORIG_NOW%% *}): it comes back if the Ingress goes" \
+[ "$ORIG_KEPT" = yes ] || fail "the listener's previous certificate $ORIGINAL was deleted"
+say "the listener's previous certificate $ORIGINAL is kept: it comes back when the Ingress is deleted" \
     "the listener, as the cloud's API answers a signed request (the same command without --endpoint asks the real cloud):"
 show_listener_api "$ID1"
 
 # show_events REASON: kubectl get events -n shop, once an Event of REASON is there (bounded).
 show_events() {
-  local i out=
-  for ((i = 0; i < 25; i++)); do
+  local out= deadline=$(( $(now_us) + 5000000 ))
+  while :; do
     out=$(kc get events -n shop -o custom-columns='TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,COUNT:.count,MESSAGE:.message' \
       --sort-by=.lastTimestamp 2>&1) || true
-    grep -q " $1 " <<<"$out" && break
+    if grep -q " $1 " <<<"$out" || [ "$(now_us)" -ge "$deadline" ]; then break; fi
     sleep 0.2
   done
   say "kubectl get events -n shop"
@@ -588,14 +618,14 @@ show_events CertificateBound
 step "Rotating the Secret: a new certificate from OpenSSL, applied with kubectl as before"
 make_cert v2 90
 describe_cert "$WORK/certs/v2.crt"
-FP2=$(py fingerprint "$WORK/certs/v2.crt")
+FP2=$FP
 [ "$FP1" != "$FP2" ] || fail "OpenSSL made the same certificate twice"
 say "kubectl create secret tls web-tls -n shop --cert certs/v2.crt --key certs/v2.key --dry-run=client -o yaml | kubectl apply -f -"
 apply_secret v2
 
 step "Waiting for the new certificate to be bound and the old one to be deleted"
-BOUND=$(wait_bound "$FP2" "$ID1" "$WORK/certs/bound-v2.pem") || exit 1
-read -r ID2 NAME2 <<<"$BOUND"
+wait_bound "$FP2" "$ID1" "$WORK/certs/bound-v2.pem"
+ID2=$BOUND_ID NAME2=$BOUND_NAME
 [ "$ID2" != "$ID1" ] || fail "the listener still holds $ID1"
 say "bound:   certificate $ID2 ($NAME2) is the default certificate of listener $LISTENER"
 describe_cert "$WORK/certs/bound-v2.pem"
@@ -616,8 +646,7 @@ else
   [ "$n" = 0 ] || fail "the API still shows the old certificate $ID1"
   say "  -> TotalCount 0: not found"
 fi
-ORIG_NOW=$(py exists "$PROVIDER" "$ENDPOINT" "$ORIGINAL") || fail "cannot read the emulator's state"
-[ "${ORIG_NOW%% *}" = yes ] || fail "the listener's original certificate $ORIGINAL was deleted"
+[ "$ORIG_KEPT" = yes ] || fail "the listener's previous certificate $ORIGINAL was deleted"
 show_events CertificateRotated
 
 # ---- 7. metrics ----
@@ -627,7 +656,7 @@ say "curl -s http://127.0.0.1:$METRICS_PORT/metrics"
 metrics=$(curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics") ||
   fail "GET /metrics failed"
 grep -E '^elb_certsync_(reconciles_total|actions_total|managed_certificates|leader)[ {]' <<<"$metrics" | indent || true
-say "(managed_certificates is counted at each full resync, every 30 s here)"
+say "(elb_certsync_managed_certificates is counted at each full resync: at start, then every 30 s here)"
 
 RESULT=rotated
 echo
@@ -640,7 +669,6 @@ if [ "$KEEP" = 0 ]; then
   stop_all
 fi
 
-K="kubectl --kubeconfig $WORK/kubeconfig"
 echo
 if [ "$KEEP" = 1 ]; then
   echo "To keep playing (the emulators and the controller are still running):"
@@ -648,26 +676,30 @@ else
   again="bash scripts/demo.sh --keep --no-build"
   [ "$PROVIDER" = huawei ] || again="$again --provider $PROVIDER"
   [ "$BIN_DIR" = "$ROOT/build/bin" ] || again="$again --bin-dir $BIN_DIR"
-  echo "To keep playing, run '$again'"
-  echo "(with --keep the emulators and the controller stay up and these commands work):"
+  echo "To keep playing, run '$again': the emulators and the controller then stay up,"
+  echo "and these commands work (they print where everything is):"
 fi
-cat <<EOF
-  $K get ingress,secrets -n shop
-  $K get events -n shop -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
-  # rotate again (the controller uploads, rebinds, deletes the old one):
-  openssl req -x509 -newkey rsa:2048 -nodes -days 90 -subj /CN=$HOST -keyout $WORK/certs/v3.key -out $WORK/certs/v3.crt
-  $K create secret tls web-tls -n shop --cert $WORK/certs/v3.crt --key $WORK/certs/v3.key --dry-run=client -o yaml | $K apply --validate=false -f -
-  rm $WORK/certs/v3.key
-  # give the listener back its previous certificate ($ORIGINAL):
-  $K delete ingress web -n shop
-  # ask the (emulated) cloud, with a signed request:
-EOF
 if [ "$PROVIDER" = huawei ]; then
-  echo "  $(api_cmdline GET "/v3/$PROJECT/elb/certificates")"
+  list_cmd=$(api_cmdline GET "/v3/$PROJECT/elb/certificates")
 else
-  echo "  $(api_cmdline DescribeSSL)"
+  list_cmd=$(api_cmdline DescribeSSL)
 fi
 cat <<EOF
+  cd $WORK && export KUBECONFIG=\$PWD/kubeconfig
+  kubectl get ingress,secrets -n shop
+  kubectl get events -n shop -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
+  # rotate again: the controller uploads the new certificate, rebinds, deletes the old one
+  # (the emulator serves no OpenAPI document, hence --validate=false)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 90 -subj /CN=$HOST -keyout certs/v3.key -out certs/v3.crt
+  kubectl create secret tls web-tls -n shop --cert certs/v3.crt --key certs/v3.key --dry-run=client -o yaml \\
+    | kubectl apply --validate=false -f - && rm certs/v3.key
+  # give the listener back the certificate it had before ($ORIGINAL)
+  kubectl delete ingress web -n shop
+  # ask the emulated cloud with a signed request (without --endpoint: the real cloud)
+  $list_cmd
   curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep ^elb_certsync
-  tail -f $WORK/logs/elb-certsync.log
+  tail -f logs/elb-certsync.log
 EOF
+if [ "$KEEP" = 1 ]; then
+  echo "  bash stop.sh   # stops the emulators and the controller"
+fi
