@@ -3,9 +3,12 @@
  * Every call is a form-encoded POST of Action, Region, ProjectId, PublicKey, the action's
  * parameters and Signature (ucloud_sign.c); every answer is JSON with RetCode (0: success).
  * Classic ULB VServers hold one certificate: BindSSL when none, UpdateSSLBinding with the
- * listener named (never unbind-then-bind, never a project-wide replace). ALB listeners (IDs
- * "alb-..."): default by UpdateListenerAttribute Certificates.0, SNI by AddSSLBinding /
- * DeleteSSLBinding SSLIds.N, in an order that never leaves the listener without a certificate.
+ * listener named (never unbind-then-bind, never a project-wide replace). Application load
+ * balancers (ALB, IDs "alb-...", listeners "als-...") are another product with their own
+ * actions: listed by DescribeLoadBalancers, read by DescribeListeners; the default certificate
+ * is replaced by UpdateListenerAttribute Certificates.0, SNI certificates are added and removed
+ * by AddSSLBinding / DeleteSSLBinding SSLIds.N, in an order that never leaves the listener
+ * without a default (uc_set_alb).
  * Request bodies with private keys are secret buffers; SSLContent read back is stripped of
  * anything but CERTIFICATE blocks. */
 #include <openssl/crypto.h>
@@ -18,6 +21,7 @@
 #include "common/util.h"
 #include "elb/backend.h"
 #include "elb/transport.h"
+#include "elb/ucloud_alb.h"
 #include "elb/ucloud_sign.h"
 
 #define UC_DEFAULT_ENDPOINT "https://api.ucloud.cn"
@@ -498,90 +502,165 @@ out:
     return rc;
 }
 
+/* One ALB listener of DescribeListeners or DescribeLoadBalancers (ulb-api/describe_listeners.md:
+ * ListenerId, Name, ListenerPort, ListenerProtocol, Certificates[]{SSLId, IsDefault}). Sets
+ * *https to whether it is an HTTPS listener; out is filled only for those. The answer does not
+ * name the load balancer: lb_id does. */
+static enum cs_code parse_alb_listener(const cJSON *it, const char *lb_id, bool *https,
+                                       struct elb_listener *out)
+{
+    struct elb_listener l;
+    memset(&l, 0, sizeof(l));
+    l.kind = ELB_LISTENER_SNI;
+    *https = false;
+    if (!cJSON_IsObject(it))
+        return CS_EPROTO;
+    const char *id = cs_json_str(it, "ListenerId");
+    /* The document's table (and the SDKs' models) say ListenerPort/ListenerProtocol, its
+     * example ListenPort/ListenProtocol: accept both. */
+    const cJSON *port = cJSON_GetObjectItemCaseSensitive(it, "ListenerPort");
+    if (!port)
+        port = cJSON_GetObjectItemCaseSensitive(it, "ListenPort");
+    const char *proto = cs_json_str(it, "ListenerProtocol");
+    if (!proto)
+        proto = cs_json_str(it, "ListenProtocol");
+    const cJSON *certs = cJSON_GetObjectItemCaseSensitive(it, "Certificates");
+    if (!id || !id[0] || (port && !cJSON_IsNumber(port)) ||
+        (certs && !cJSON_IsArray(certs) && !cJSON_IsNull(certs)))
+        return CS_EPROTO;
+    if (!proto || strcasecmp(proto, "HTTPS") != 0)
+        return CS_OK;
+    if (port && (port->valuedouble < 0 || port->valuedouble > 65535))
+        return CS_EPROTO;
+    l.port = port ? port->valueint : 0;
+    size_t nc = cJSON_IsArray(certs) ? (size_t)cJSON_GetArraySize(certs) : 0;
+    bool ok = nc <= 1000 && (l.id = strdup(id)) && (l.lb_id = strdup(lb_id ? lb_id : "")) &&
+              (l.protocol = strdup(proto)) && dup_str(&l.name, it, "Name") &&
+              (nc == 0 || (l.sni_cert_ids = calloc(nc, sizeof(char *))));
+    const cJSON *c;
+    cJSON_ArrayForEach(c, (ok && nc ? certs : NULL))
+    {
+        const char *sid = cJSON_IsObject(c) ? cs_json_str(c, "SSLId") : NULL;
+        char *d = sid && sid[0] ? strdup(sid) : NULL;
+        if (!d) {
+            ok = false;
+            break;
+        }
+        /* Exactly one default; a second "default" (never seen) is kept as SNI rather than
+         * lost. */
+        if (cs_json_bool(c, "IsDefault", false) && !l.default_cert_id)
+            l.default_cert_id = d;
+        else
+            l.sni_cert_ids[l.n_sni++] = d;
+    }
+    if (!ok) {
+        elb_listener_cleanup(&l);
+        return CS_EPROTO;
+    }
+    *https = true;
+    *out = l;
+    return CS_OK;
+}
+
+/* Appends the HTTPS listeners of the ALB listener array ls to add. */
+static enum cs_code add_alb_listeners(const cJSON *ls, const char *lb_id, size_t base,
+                                      struct elb_listener_list *add, struct cs_err *err)
+{
+    if (ls && !cJSON_IsNull(ls) && !cJSON_IsArray(ls))
+        return cs_err_set(err, CS_EPROTO, 0, "ucloud: Listeners is not an array");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, (cJSON_IsArray(ls) ? ls : NULL))
+    {
+        struct elb_listener l;
+        bool https = false;
+        if (base + add->n >= UC_MAX_ITEMS)
+            return cs_err_set(err, CS_ETOOBIG, 0, "ucloud: too many listeners");
+        if (parse_alb_listener(it, lb_id, &https, &l) != CS_OK)
+            return cs_err_set(err, CS_EPROTO, 0, "ucloud: malformed ALB listener");
+        if (!https)
+            continue;
+        struct elb_listener *g = realloc(add->items, (add->n + 1) * sizeof(*g));
+        if (!g) {
+            elb_listener_cleanup(&l);
+            return cs_err_set(err, CS_ENOMEM, 0, "out of memory");
+        }
+        add->items = g;
+        add->items[add->n++] = l;
+    }
+    return CS_OK;
+}
+
+/* Moves add's items to the end of list (add is emptied). */
+static enum cs_code append_listeners(struct elb_listener_list *list,
+                                     struct elb_listener_list *add, struct cs_err *err)
+{
+    if (!add->n)
+        return CS_OK;
+    struct elb_listener *g = realloc(list->items, (list->n + add->n) * sizeof(*g));
+    if (!g)
+        return cs_err_set(err, CS_ENOMEM, 0, "out of memory");
+    list->items = g;
+    memcpy(list->items + list->n, add->items, add->n * sizeof(*g));
+    list->n += add->n;
+    free(add->items);
+    memset(add, 0, sizeof(*add));
+    return CS_OK;
+}
+
 enum cs_code elb_ucloud_parse_alb_listeners(const char *body, size_t len, const char *lb_id,
                                             struct elb_listener_list *list, size_t *n_page,
                                             long *total, struct cs_err *err)
+{
+    struct elb_listener_list add = {0};
+    cJSON *root = parse_ok_body(body, len, err);
+    if (!root)
+        return CS_EPROTO;
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(root, "Listeners");
+    enum cs_code rc = add_alb_listeners(ls, lb_id, list->n, &add, err);
+    if (rc == CS_OK)
+        rc = append_listeners(list, &add, err);
+    if (rc == CS_OK) {
+        *n_page = cJSON_IsArray(ls) ? (size_t)cJSON_GetArraySize(ls) : 0;
+        *total = total_of(root);
+    }
+    elb_listener_list_cleanup(&add);
+    cJSON_Delete(root);
+    return rc;
+}
+
+enum cs_code elb_ucloud_parse_alb_lbs(const char *body, size_t len,
+                                      struct elb_listener_list *list, size_t *n_page,
+                                      long *total, struct cs_err *err)
 {
     enum cs_code rc = CS_OK;
     struct elb_listener_list add = {0};
     cJSON *root = parse_ok_body(body, len, err);
     if (!root)
         return CS_EPROTO;
-    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(root, "Listeners");
-    size_t n = 0;
-    if (ls && !cJSON_IsNull(ls) && !cJSON_IsArray(ls)) {
-        rc = cs_err_set(err, CS_EPROTO, 0, "ucloud: Listeners is not an array");
+    const cJSON *lbs = cJSON_GetObjectItemCaseSensitive(root, "LoadBalancers");
+    if (lbs && !cJSON_IsNull(lbs) && !cJSON_IsArray(lbs)) {
+        rc = cs_err_set(err, CS_EPROTO, 0, "ucloud: LoadBalancers is not an array");
         goto out;
     }
-    const cJSON *it;
-    cJSON_ArrayForEach(it, (cJSON_IsArray(ls) ? ls : NULL))
+    const cJSON *lb;
+    cJSON_ArrayForEach(lb, (cJSON_IsArray(lbs) ? lbs : NULL))
     {
-        n++;
-        struct elb_listener l;
-        memset(&l, 0, sizeof(l));
-        l.kind = ELB_LISTENER_SNI;
-        const char *id = cs_json_str(it, "ListenerId");
-        /* The document's table says ListenerPort/ListenerProtocol, its example ListenPort/
-         * ListenProtocol: accept both. */
-        const cJSON *port = cJSON_GetObjectItemCaseSensitive(it, "ListenerPort");
-        if (!port)
-            port = cJSON_GetObjectItemCaseSensitive(it, "ListenPort");
-        const char *proto = cs_json_str(it, "ListenerProtocol");
-        if (!proto)
-            proto = cs_json_str(it, "ListenProtocol");
-        const cJSON *certs = cJSON_GetObjectItemCaseSensitive(it, "Certificates");
-        if (!id || (port && !cJSON_IsNumber(port)) ||
-            (certs && !cJSON_IsArray(certs) && !cJSON_IsNull(certs)) || list->n + add.n >= UC_MAX_ITEMS) {
-            rc = cs_err_set(err, CS_EPROTO, 0, "ucloud: malformed ALB listener");
+        const char *id = cJSON_IsObject(lb) ? cs_json_str(lb, "LoadBalancerId") : NULL;
+        if (!id || !id[0]) {
+            rc = cs_err_set(err, CS_EPROTO, 0, "ucloud: load balancer without LoadBalancerId");
             goto out;
         }
-        if (!proto || strcasecmp(proto, "HTTPS") != 0)
-            continue;
-        if (port && (port->valuedouble < 0 || port->valuedouble > 65535)) {
-            rc = cs_err_set(err, CS_EPROTO, 0, "ucloud: malformed ALB listener port");
+        const char *type = cs_json_str(lb, "Type");
+        if (type && strcmp(type, "Application") != 0)
+            continue; /* network load balancers hold no certificates */
+        rc = add_alb_listeners(cJSON_GetObjectItemCaseSensitive(lb, "Listeners"), id, list->n,
+                               &add, err);
+        if (rc)
             goto out;
-        }
-        l.port = port ? port->valueint : 0;
-        size_t nc = cJSON_IsArray(certs) ? (size_t)cJSON_GetArraySize(certs) : 0;
-        bool ok = (l.id = strdup(id)) && (l.lb_id = strdup(lb_id ? lb_id : "")) &&
-                  (l.protocol = strdup(proto)) && dup_str(&l.name, it, "Name") && nc <= 1000 &&
-                  (nc == 0 || (l.sni_cert_ids = calloc(nc, sizeof(char *))));
-        const cJSON *c;
-        cJSON_ArrayForEach(c, (ok && nc ? certs : NULL))
-        {
-            const char *sid = cs_json_str(c, "SSLId");
-            char *d = sid ? strdup(sid) : NULL;
-            if (!d) {
-                ok = false;
-                break;
-            }
-            if (cs_json_bool(c, "IsDefault", false) && !l.default_cert_id)
-                l.default_cert_id = d;
-            else
-                l.sni_cert_ids[l.n_sni++] = d;
-        }
-        struct elb_listener *g = ok ? realloc(add.items, (add.n + 1) * sizeof(*g)) : NULL;
-        if (!g) {
-            elb_listener_cleanup(&l);
-            rc = cs_err_set(err, CS_EPROTO, 0, "ucloud: malformed ALB listener");
-            goto out;
-        }
-        add.items = g;
-        add.items[add.n++] = l;
     }
-    if (add.n) {
-        struct elb_listener *g = realloc(list->items, (list->n + add.n) * sizeof(*g));
-        if (!g) {
-            rc = cs_err_set(err, CS_ENOMEM, 0, "out of memory");
-            goto out;
-        }
-        list->items = g;
-        memcpy(list->items + list->n, add.items, add.n * sizeof(*g));
-        list->n += add.n;
-        free(add.items);
-        memset(&add, 0, sizeof(add));
-    }
-    *n_page = n;
+    if ((rc = append_listeners(list, &add, err)) != CS_OK)
+        goto out;
+    *n_page = cJSON_IsArray(lbs) ? (size_t)cJSON_GetArraySize(lbs) : 0;
     *total = total_of(root);
 out:
     elb_listener_list_cleanup(&add);
@@ -1073,9 +1152,11 @@ out:
     return rc;
 }
 
+/* The HTTPS listeners of application load balancer lb (DescribeListeners, all pages). Never
+ * by ListenerId: with it the API ignores LoadBalancerId, and the answer does not say which
+ * balancer a listener belongs to, so a listener of another balancer would pass for lb's. */
 static enum cs_code uc_describe_alb(struct uc_provider *p, const char *region, const char *lb,
-                                    const char *listener, struct elb_listener_list *out,
-                                    struct cs_err *err)
+                                    struct elb_listener_list *out, struct cs_err *err)
 {
     enum cs_code rc = CS_OK;
     struct elb_listener_list list = {0};
@@ -1085,9 +1166,8 @@ static enum cs_code uc_describe_alb(struct uc_provider *p, const char *region, c
     int limit = uc_page(p);
     for (;;) {
         struct uc_params ps = {.n = 0};
-        if (!uc_add(&ps, "LoadBalancerId", lb) ||
-            (listener && !uc_add(&ps, "ListenerId", listener)) ||
-            !uc_add_num(&ps, "Offset", offset) || !uc_add_num(&ps, "Limit", limit)) {
+        if (!uc_add(&ps, "LoadBalancerId", lb) || !uc_add_num(&ps, "Offset", offset) ||
+            !uc_add_num(&ps, "Limit", limit)) {
             rc = oom(err);
             goto out;
         }
@@ -1101,8 +1181,7 @@ static enum cs_code uc_describe_alb(struct uc_provider *p, const char *region, c
         if (rc)
             goto out;
         offset += (long)n;
-        if (n == 0 || listener || (total >= 0 && offset >= total) ||
-            (total < 0 && n < (size_t)limit))
+        if (n == 0 || (total >= 0 && offset >= total) || (total < 0 && n < (size_t)limit))
             break;
     }
     *out = list;
@@ -1113,12 +1192,84 @@ out:
     return rc;
 }
 
+/* The HTTPS listeners of every application load balancer of the region: DescribeLoadBalancers
+ * (Type=Application, ShowDetail=true: listeners are included only with ShowDetail), all pages.
+ * DescribeULB lists classic ULBs only. An answer "Action not exist" (RetCode 161: no ALB API
+ * in this endpoint) counts as no ALB rather than failing the classic listeners too. */
+static enum cs_code uc_describe_albs(struct uc_provider *p, const char *region,
+                                     struct elb_listener_list *out, struct cs_err *err)
+{
+    enum cs_code rc = CS_OK;
+    struct elb_listener_list list = {0};
+    struct cs_http_response resp;
+    cs_http_response_init(&resp);
+    long offset = 0;
+    int limit = uc_page(p);
+    for (;;) {
+        struct uc_params ps = {.n = 0};
+        if (!uc_add(&ps, "Type", "Application") || !uc_add(&ps, "ShowDetail", "true") ||
+            !uc_add_num(&ps, "Offset", offset) || !uc_add_num(&ps, "Limit", limit)) {
+            rc = oom(err);
+            goto out;
+        }
+        struct cs_err cerr;
+        cs_err_clear(&cerr);
+        rc = uc_call(p, region, "DescribeLoadBalancers", &ps, true, &resp, &cerr);
+        if (rc != CS_OK && strcmp(cerr.provider_code, "161") == 0) {
+            rc = CS_OK;
+            break;
+        }
+        if (rc) {
+            if (err)
+                *err = cerr;
+            goto out;
+        }
+        size_t n = 0;
+        long total = -1;
+        rc = elb_ucloud_parse_alb_lbs(resp.body.ptr, resp.body.len, &list, &n, &total, err);
+        if (rc)
+            goto out;
+        offset += (long)n;
+        if (n == 0 || (total >= 0 && offset >= total) || (total < 0 && n < (size_t)limit))
+            break;
+    }
+    *out = list;
+    memset(&list, 0, sizeof(list));
+out:
+    elb_listener_list_cleanup(&list);
+    cs_http_response_cleanup(&resp);
+    return rc;
+}
+
+/* Every HTTPS listener of the region: classic VServers, then ALB listeners. */
+static enum cs_code uc_list_all(struct uc_provider *p, const char *region,
+                                struct elb_listener_list *out, struct cs_err *err)
+{
+    struct elb_listener_list classic = {0}, alb = {0};
+    enum cs_code rc = uc_describe_ulb(p, region, NULL, &classic, NULL, err);
+    if (rc == CS_OK)
+        rc = uc_describe_albs(p, region, &alb, err);
+    if (rc == CS_OK)
+        rc = append_listeners(&classic, &alb, err);
+    if (rc == CS_OK) {
+        *out = classic;
+        memset(&classic, 0, sizeof(classic));
+    }
+    elb_listener_list_cleanup(&classic);
+    elb_listener_list_cleanup(&alb);
+    return rc;
+}
+
 static enum cs_code uc_list_listeners(struct elb_provider *bp, const char *region,
                                       struct elb_listener_list *out, struct cs_err *err)
 {
-    return uc_describe_ulb(uc(bp), region, NULL, out, NULL, err);
+    return uc_list_all(uc(bp), region, out, err);
 }
 
+/* A listener by load balancer and port or ID. An "alb-" balancer (the documented form of ALB
+ * IDs) is read with DescribeListeners; any other with DescribeULB, and when no classic ULB has
+ * that ID, with DescribeListeners too (an ALB whose ID does not look like one). Without a
+ * load balancer, every listener of the region is searched. */
 static enum cs_code uc_find_listener(struct elb_provider *bp, const char *region,
                                      const struct elb_listener_ref *ref, struct elb_listener *out,
                                      struct cs_err *err)
@@ -1132,11 +1283,33 @@ static enum cs_code uc_find_listener(struct elb_provider *bp, const char *region
         return cs_err_set(err, CS_EINVAL, 0,
                           "ucloud: a listener is found by ID or by load balancer and port");
     size_t ulbs = 0;
-    if (has_lb && is_alb_id(ref->lb_id)) {
-        rc = uc_describe_alb(p, region, ref->lb_id, by_id ? ref->listener_id : NULL, &l, err);
+    if (!has_lb) {
+        rc = uc_list_all(p, region, &l, err);
+        ulbs = 1;
+    } else if (is_alb_id(ref->lb_id)) {
+        rc = uc_describe_alb(p, region, ref->lb_id, &l, err);
         ulbs = 1;
     } else {
-        rc = uc_describe_ulb(p, region, has_lb ? ref->lb_id : NULL, &l, &ulbs, err);
+        rc = uc_describe_ulb(p, region, ref->lb_id, &l, &ulbs, err);
+        /* An unknown ULBId: an empty DataSet (or, should DescribeULB refuse it, not found). */
+        if ((rc == CS_OK && ulbs == 0) || rc == CS_ENOTFOUND) {
+            ulbs = 0;
+            elb_listener_list_cleanup(&l);
+            struct cs_err aerr;
+            cs_err_clear(&aerr);
+            rc = uc_describe_alb(p, region, ref->lb_id, &l, &aerr);
+            if (rc == CS_OK)
+                ulbs = 1;
+            else if (rc == CS_ENOTFOUND)
+                rc = CS_OK; /* neither kind: reported below */
+            else if (err)
+                *err = aerr;
+        }
+    }
+    if (rc == CS_ENOTFOUND && has_lb) {
+        elb_listener_list_cleanup(&l);
+        return cs_err_set(err, CS_ENOTFOUND, 0, "ucloud: load balancer %s not found",
+                          ref->lb_id);
     }
     if (rc)
         return rc;
@@ -1173,51 +1346,97 @@ static bool in_list(const char *id, const char *const *ids, size_t n)
     return false;
 }
 
+/* SSLIds.0.. of ids on listener cur: AddSSLBinding or DeleteSSLBinding, skipped when empty. */
+static enum cs_code uc_alb_sni_call(struct uc_provider *p, const char *region,
+                                    const struct elb_listener *cur, const char *action,
+                                    const char *const *ids, size_t n, struct cs_err *err)
+{
+    struct uc_params ps = {.n = 0};
+    if (n == 0)
+        return CS_OK;
+    if (!uc_add(&ps, "LoadBalancerId", cur->lb_id) || !uc_add(&ps, "ListenerId", cur->id))
+        return oom(err);
+    for (size_t i = 0; i < n; i++)
+        if (!uc_add_indexed(&ps, "SSLIds", i, ids[i]))
+            return oom(err);
+    return uc_simple(p, region, action, &ps, false, err);
+}
+
+/* An ALB listener: the default by UpdateListenerAttribute Certificates.0 (it can be replaced,
+ * never unbound), SNI certificates by AddSSLBinding / DeleteSSLBinding SSLIds.N. The order
+ * keeps every wanted hostname served:
+ *   1. add the new SNI certificates (a rotated SNI certificate is served before the old one
+ *      goes) -- unless that would pass the 25 SNI limit, in which case step 3 comes first:
+ *      the certificates it removes are not wanted anyway;
+ *   2. replace the default (the replaced one is no longer bound to the listener; a new
+ *      default that was an SNI certificate stops being one);
+ *   3. remove the SNI certificates no longer wanted;
+ *   4. the old default, when it is wanted as SNI: it can only be added once it is no longer
+ *      the default (its hostnames fall back to the new default in between).
+ * A failure stops at that step; the listener keeps a default throughout, and the next
+ * reconcile starts from what the provider then reports. */
 static enum cs_code uc_set_alb(struct uc_provider *p, const char *region,
                                const struct elb_listener *cur, const char *default_id,
                                const char *const *sni, size_t n_sni, struct cs_err *err)
 {
-    enum cs_code rc;
-    if (n_sni > UC_SNI_MAX)
-        return cs_err_set(err, CS_EINVAL, 0, "ucloud: %zu SNI certificates (at most %d)", n_sni,
-                          UC_SNI_MAX);
-    /* 1. add the new SNI certificates (the listener keeps serving meanwhile) */
-    struct uc_params add = {.n = 0};
-    if (!uc_add(&add, "LoadBalancerId", cur->lb_id) || !uc_add(&add, "ListenerId", cur->id))
-        return oom(err);
-    size_t k = 0;
-    for (size_t i = 0; i < n_sni; i++) {
-        if (in_list(sni[i], (const char *const *)cur->sni_cert_ids, cur->n_sni))
-            continue;
-        if (!uc_add_indexed(&add, "SSLIds", k++, sni[i]))
-            return oom(err);
+    enum cs_code rc = CS_OK;
+    const char **add = NULL, **del = NULL, **late = NULL;
+    size_t n_add = 0, n_del = 0, n_late = 0, n_want = 0;
+    const char *const *cur_sni = (const char *const *)cur->sni_cert_ids;
+    const char *old_default = cur->default_cert_id;
+    bool new_default = !old_default || strcmp(old_default, default_id) != 0;
+    add = calloc(n_sni + 1, sizeof(*add));
+    late = calloc(n_sni + 1, sizeof(*late));
+    del = calloc(cur->n_sni + 1, sizeof(*del));
+    if (!add || !late || !del) {
+        rc = oom(err);
+        goto out;
     }
-    if (k && (rc = uc_simple(p, region, "AddSSLBinding", &add, false, err)))
-        return rc;
-    /* 2. the default certificate */
-    if (!cur->default_cert_id || strcmp(cur->default_cert_id, default_id) != 0) {
+    for (size_t i = 0; i < n_sni; i++) {
+        if (!sni[i] || !sni[i][0] || strcmp(sni[i], default_id) == 0 ||
+            in_list(sni[i], sni, i))
+            continue; /* the default is not also an SNI certificate; no repeats */
+        n_want++;
+        if (in_list(sni[i], cur_sni, cur->n_sni))
+            continue;
+        if (old_default && strcmp(sni[i], old_default) == 0)
+            late[n_late++] = sni[i]; /* bound now, as the default */
+        else
+            add[n_add++] = sni[i];
+    }
+    if (n_want > UC_SNI_MAX) {
+        rc = cs_err_set(err, CS_EINVAL, 0, "ucloud: %zu SNI certificates (at most %d)", n_want,
+                        UC_SNI_MAX);
+        goto out;
+    }
+    for (size_t i = 0; i < cur->n_sni; i++)
+        if (!in_list(cur_sni[i], sni, n_sni) && strcmp(cur_sni[i], default_id) != 0 &&
+            !in_list(cur_sni[i], del, n_del))
+            del[n_del++] = cur_sni[i];
+    bool del_first = cur->n_sni + n_add > UC_SNI_MAX;
+    if (del_first && (rc = uc_alb_sni_call(p, region, cur, "DeleteSSLBinding", del, n_del, err)))
+        goto out;
+    if ((rc = uc_alb_sni_call(p, region, cur, "AddSSLBinding", add, n_add, err)))
+        goto out;
+    if (new_default) {
         struct uc_params d = {.n = 0};
         if (!uc_add(&d, "LoadBalancerId", cur->lb_id) || !uc_add(&d, "ListenerId", cur->id) ||
-            !uc_add(&d, "Certificates.0", default_id))
-            return oom(err);
+            !uc_add(&d, "Certificates.0", default_id)) {
+            rc = oom(err);
+            goto out;
+        }
         if ((rc = uc_simple(p, region, "UpdateListenerAttribute", &d, true, err)))
-            return rc;
+            goto out;
     }
-    /* 3. remove SNI certificates no longer wanted */
-    struct uc_params del = {.n = 0};
-    if (!uc_add(&del, "LoadBalancerId", cur->lb_id) || !uc_add(&del, "ListenerId", cur->id))
-        return oom(err);
-    k = 0;
-    for (size_t i = 0; i < cur->n_sni; i++) {
-        if (in_list(cur->sni_cert_ids[i], sni, n_sni) ||
-            strcmp(cur->sni_cert_ids[i], default_id) == 0)
-            continue;
-        if (!uc_add_indexed(&del, "SSLIds", k++, cur->sni_cert_ids[i]))
-            return oom(err);
-    }
-    if (k && (rc = uc_simple(p, region, "DeleteSSLBinding", &del, false, err)))
-        return rc;
-    return CS_OK;
+    if (!del_first &&
+        (rc = uc_alb_sni_call(p, region, cur, "DeleteSSLBinding", del, n_del, err)))
+        goto out;
+    rc = uc_alb_sni_call(p, region, cur, "AddSSLBinding", late, n_late, err);
+out:
+    free(add);
+    free(del);
+    free(late);
+    return rc;
 }
 
 static enum cs_code uc_set_listener_certs(struct elb_provider *bp, const char *region,

@@ -1,6 +1,7 @@
 /* test_elb_fake.c -- both ELB clients against the real fake-elb binary on 127.0.0.1: every
- * operation, pagination over 1,000+ certificates, error kinds (in use, not found, auth,
- * quota), throttling honoured, lost create answers recovered without duplicates, and
+ * operation (UCloud classic VServers and ALB listeners), pagination over 1,000+ certificates,
+ * error kinds (in use, not found, auth, quota), throttling honoured, lost create answers
+ * recovered without duplicates, and
  * `elb-certsync api GET ...` run as a program. argv[1]: fake-elb, argv[2]: elb-certsync. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,7 +50,11 @@ static void write_file(const char *path, const char *s)
     chmod(path, 0600);
 }
 
-/* The seed of fake-elb's own tests, plus n extra Huawei certificates (for paging). */
+#define ODD_ALB "ulb-actually-alb"
+#define ODD_ALB_LISTENER "vserver-alb8443"
+
+/* The seed of fake-elb's own tests, plus n extra Huawei certificates (for paging) and one
+ * more UCloud ALB. */
 static char *seed_with(int extra, int hw_quota)
 {
     char *seed = fe_test_seed(hw_quota, 100);
@@ -66,6 +71,19 @@ static char *seed_with(int extra, int hw_quota)
         cJSON_ReplaceItemInObject(c, "name", cJSON_CreateString(name));
         cJSON_AddItemToArray(certs, c);
     }
+    /* An application load balancer whose ID does not look like one (the e2e seeds have
+     * such): found through DescribeListeners once DescribeULB does not know it. */
+    cJSON *alb = cJSON_CreateObject();
+    cJSON_AddStringToObject(alb, "ULBId", ODD_ALB);
+    cJSON_AddStringToObject(alb, "Region", "cn-bj2");
+    cJSON_AddStringToObject(alb, "ProjectId", T_UC_PROJECT);
+    cJSON_AddStringToObject(alb, "ULBType", "alb");
+    cJSON *l = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(alb, "VServers"), l);
+    cJSON_AddStringToObject(l, "VServerId", ODD_ALB_LISTENER);
+    cJSON_AddNumberToObject(l, "FrontendPort", 8443);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(l, "SSLIds"), cJSON_CreateString(T_UC_SEED_CERT));
+    cJSON_AddItemToArray((cJSON *)cs_json_path(root, "ucloud.ulbs"), alb);
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return out;
@@ -489,6 +507,179 @@ static void test_uc_every_operation(void **state)
     elb_cert_list_cleanup(&l);
 }
 
+/* ---- UCloud application load balancers ------------------------------------------------ */
+
+/* The certificates of a listener as the emulator holds them: "default,sni,...". */
+static const char *uc_listener_state(struct fx *f, const char *lb, const char *listener)
+{
+    static char out[2048];
+    out[0] = '\0';
+    cJSON *st = ctl(f, "GET", "/_fake/state", NULL);
+    for (const cJSON *u = cs_json_path(st, "ucloud.ulbs")->child; u; u = u->next) {
+        if (strcmp(cs_json_str(u, "ULBId"), lb) != 0)
+            continue;
+        for (const cJSON *v = cs_json_path(u, "VServers")->child; v; v = v->next) {
+            if (strcmp(cs_json_str(v, "VServerId"), listener) != 0)
+                continue;
+            const cJSON *id;
+            cJSON_ArrayForEach(id, cJSON_GetObjectItem(v, "SSLIds"))
+            {
+                size_t n = strlen(out);
+                snprintf(out + n, sizeof(out) - n, "%s%s", n ? "," : "", id->valuestring);
+            }
+        }
+    }
+    cJSON_Delete(st);
+    return out;
+}
+
+static char *uc_create(struct fx *f, const char *name)
+{
+    struct elb_cert_spec spec = {.name = name, .certificate_pem = f->cert_pem,
+                                 .private_key_pem = f->key_pem};
+    struct elb_cert c;
+    struct cs_err err;
+    assert_int_equal(elb_create_cert(f->uc, NULL, &spec, &c, &err), CS_OK);
+    char *id = strdup(c.id);
+    elb_cert_cleanup(&c);
+    return id;
+}
+
+/* Finds the listener again and sets its certificates (the controller always passes the
+ * listener as last read). */
+static enum cs_code uc_set(struct fx *f, const struct elb_listener_ref *ref, const char *def,
+                           const char *const *sni, size_t n)
+{
+    struct elb_listener li;
+    struct cs_err err;
+    assert_int_equal(elb_find_listener(f->uc, NULL, ref, &li, &err), CS_OK);
+    enum cs_code rc = elb_set_listener_certs(f->uc, NULL, &li, def, sni, n, &err);
+    elb_listener_cleanup(&li);
+    return rc;
+}
+
+static void test_uc_alb_every_operation(void **state)
+{
+    struct fx *f = *state;
+    struct cs_err err;
+    char want[512];
+
+    /* the region's listeners: the classic VServer and both ALB listeners (HTTPS only) */
+    struct elb_listener_list ll = {0};
+    assert_int_equal(elb_list_listeners(f->uc, NULL, &ll, &err), CS_OK);
+    int seen = 0;
+    for (size_t i = 0; i < ll.n; i++) {
+        const struct elb_listener *x = &ll.items[i];
+        if (strcmp(x->id, "vserver-https443") == 0) {
+            assert_int_equal(x->kind, ELB_LISTENER_SINGLE);
+            seen |= 1;
+        } else if (strcmp(x->id, T_UC_ALB_LISTENER) == 0) {
+            assert_int_equal(x->kind, ELB_LISTENER_SNI);
+            assert_string_equal(x->lb_id, T_UC_ALB);
+            assert_string_equal(x->default_cert_id, T_UC_SEED_CERT);
+            assert_int_equal(x->port, 443);
+            seen |= 2;
+        } else if (strcmp(x->id, ODD_ALB_LISTENER) == 0) {
+            assert_string_equal(x->lb_id, ODD_ALB);
+            seen |= 4;
+        } else {
+            fail_msg("unexpected listener %s", x->id); /* HTTP ones, other regions' */
+        }
+    }
+    assert_int_equal(seen, 7);
+    elb_listener_list_cleanup(&ll);
+
+    /* find: by balancer and port, by ID alone, a port without listener, an unknown balancer */
+    struct elb_listener_ref ref = {.lb_id = T_UC_ALB, .port = 443};
+    struct elb_listener li;
+    assert_int_equal(elb_find_listener(f->uc, NULL, &ref, &li, &err), CS_OK);
+    assert_string_equal(li.id, T_UC_ALB_LISTENER);
+    assert_int_equal(li.kind, ELB_LISTENER_SNI);
+    assert_string_equal(li.default_cert_id, T_UC_SEED_CERT);
+    assert_int_equal(li.n_sni, 0);
+    elb_listener_cleanup(&li);
+    struct elb_listener_ref by_id = {.listener_id = T_UC_ALB_LISTENER};
+    assert_int_equal(elb_find_listener(f->uc, NULL, &by_id, &li, &err), CS_OK);
+    assert_string_equal(li.lb_id, T_UC_ALB);
+    elb_listener_cleanup(&li);
+    struct elb_listener_ref http = {.lb_id = T_UC_ALB, .port = 80};
+    assert_int_equal(elb_find_listener(f->uc, NULL, &http, &li, &err), CS_ENOTFOUND);
+    struct elb_listener_ref nope = {.lb_id = "alb-nope", .port = 443};
+    assert_int_equal(elb_find_listener(f->uc, NULL, &nope, &li, &err), CS_ENOTFOUND);
+    assert_non_null(strstr(err.message, "alb-nope"));
+    struct elb_listener_ref nope2 = {.lb_id = "ulb-nope", .port = 443};
+    assert_int_equal(elb_find_listener(f->uc, NULL, &nope2, &li, &err), CS_ENOTFOUND);
+
+    char *a = uc_create(f, "k8s_plb_c1_shop_a_1111");
+    char *b = uc_create(f, "k8s_plb_c1_shop_b_2222");
+    char *c = uc_create(f, "k8s_plb_c1_shop_c_3333");
+    char *a2 = uc_create(f, "k8s_plb_c1_shop_a_4444");
+
+    /* set the default and an SNI certificate */
+    const char *sni_b[] = {b};
+    assert_int_equal(uc_set(f, &ref, a, sni_b, 1), CS_OK);
+    snprintf(want, sizeof(want), "%s,%s", a, b);
+    assert_string_equal(uc_listener_state(f, T_UC_ALB, T_UC_ALB_LISTENER), want);
+    /* add an SNI certificate */
+    const char *sni_bc[] = {b, c};
+    assert_int_equal(uc_set(f, &ref, a, sni_bc, 2), CS_OK);
+    snprintf(want, sizeof(want), "%s,%s,%s", a, b, c);
+    assert_string_equal(uc_listener_state(f, T_UC_ALB, T_UC_ALB_LISTENER), want);
+    /* the certificates report their bindings */
+    struct elb_cert cert;
+    assert_int_equal(elb_get_cert(f->uc, NULL, b, &cert, &err), CS_OK);
+    assert_int_equal(cert.n_bindings, 1);
+    assert_string_equal(cert.bindings[0].listener_id, T_UC_ALB_LISTENER);
+    elb_cert_cleanup(&cert);
+    /* delete refused while bound (as SNI and as default) */
+    assert_int_equal(elb_delete_cert(f->uc, NULL, b, &err), CS_EINUSE);
+    assert_int_equal(elb_delete_cert(f->uc, NULL, a, &err), CS_EINUSE);
+    /* remove an SNI certificate; then it can go */
+    const char *sni_c[] = {c};
+    assert_int_equal(uc_set(f, &ref, a, sni_c, 1), CS_OK);
+    snprintf(want, sizeof(want), "%s,%s", a, c);
+    assert_string_equal(uc_listener_state(f, T_UC_ALB, T_UC_ALB_LISTENER), want);
+    assert_int_equal(elb_delete_cert(f->uc, NULL, b, &err), CS_OK);
+    /* rotate the default; the old one is unbound and can go */
+    assert_int_equal(uc_set(f, &ref, a2, sni_c, 1), CS_OK);
+    snprintf(want, sizeof(want), "%s,%s", a2, c);
+    assert_string_equal(uc_listener_state(f, T_UC_ALB, T_UC_ALB_LISTENER), want);
+    assert_int_equal(elb_delete_cert(f->uc, NULL, a, &err), CS_OK);
+    /* swap the roles of the two */
+    const char *sni_a2[] = {a2};
+    assert_int_equal(uc_set(f, &ref, c, sni_a2, 1), CS_OK);
+    snprintf(want, sizeof(want), "%s,%s", c, a2);
+    assert_string_equal(uc_listener_state(f, T_UC_ALB, T_UC_ALB_LISTENER), want);
+    /* back to the seeded default alone; then both go */
+    assert_int_equal(uc_set(f, &ref, T_UC_SEED_CERT, NULL, 0), CS_OK);
+    assert_string_equal(uc_listener_state(f, T_UC_ALB, T_UC_ALB_LISTENER), T_UC_SEED_CERT);
+    assert_int_equal(elb_delete_cert(f->uc, NULL, c, &err), CS_OK);
+    assert_int_equal(elb_delete_cert(f->uc, NULL, a2, &err), CS_OK);
+
+    /* the ALB whose ID looks classic */
+    char *d = uc_create(f, "k8s_plb_c1_shop_d_5555");
+    struct elb_listener_ref odd = {.lb_id = ODD_ALB, .port = 8443};
+    const char *sni_d[] = {d};
+    assert_int_equal(uc_set(f, &odd, T_UC_SEED_CERT, sni_d, 1), CS_OK);
+    snprintf(want, sizeof(want), "%s,%s", T_UC_SEED_CERT, d);
+    assert_string_equal(uc_listener_state(f, ODD_ALB, ODD_ALB_LISTENER), want);
+    assert_int_equal(uc_set(f, &odd, T_UC_SEED_CERT, NULL, 0), CS_OK);
+    assert_int_equal(elb_delete_cert(f->uc, NULL, d, &err), CS_OK);
+
+    /* every ALB call was one the emulator knows, counted under its name */
+    assert_true(stat_of(f, "ucloud", "DescribeLoadBalancers") >= 1);
+    assert_true(stat_of(f, "ucloud", "DescribeListeners") >= 10);
+    assert_true(stat_of(f, "ucloud", "AddSSLBinding") >= 4);
+    assert_true(stat_of(f, "ucloud", "DeleteSSLBinding") >= 3);
+    assert_true(stat_of(f, "ucloud", "UpdateListenerAttribute") >= 4);
+    assert_int_equal(stat_of(f, "ucloud", "Unknown"), 0);
+    free(a);
+    free(b);
+    free(c);
+    free(a2);
+    free(d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -505,6 +696,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_hw_quota, start_small_quota, stop),
         cmocka_unit_test_setup_teardown(test_api_command, start, stop),
         cmocka_unit_test_setup_teardown(test_uc_every_operation, start, stop),
+        cmocka_unit_test_setup_teardown(test_uc_alb_every_operation, start, stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include "elb/backend.h"
 #include "elb/elb.h"
 #include "elb/transport.h"
+#include "elb/ucloud_alb.h"
 #include "elb/ucloud_sign.h"
 
 /* ---- scripted server ------------------------------------------------------------------- */
@@ -832,8 +833,10 @@ static void test_uc_classic_binding(void **state)
     script(f->srv, noport, 1);
     ref.port = 8443;
     assert_int_equal(elb_find_listener(f->p, NULL, &ref, &l, &err), CS_ENOTFOUND);
-    struct step nolb[] = {{200, "{\"RetCode\":0,\"TotalCount\":0,\"DataSet\":[]}"}};
-    script(f->srv, nolb, 1);
+    /* no such ULB, nor ALB (DescribeListeners is asked too: test_uc_alb_find) */
+    struct step nolb[] = {{200, "{\"RetCode\":0,\"TotalCount\":0,\"DataSet\":[]}"},
+                          {200, "{\"RetCode\":4072,\"Message\":\"ulb-1 not found\"}"}};
+    script(f->srv, nolb, 2);
     assert_int_equal(elb_find_listener(f->p, NULL, &ref, &l, &err), CS_ENOTFOUND);
     assert_non_null(strstr(err.message, "ulb-1"));
 }
@@ -859,6 +862,8 @@ static void test_uc_alb_binding(void **state)
     assert_string_equal(l.default_cert_id, "ssl-d");
     assert_int_equal(l.n_sni, 2);
     assert_form(f, 0, "Action", "DescribeListeners");
+    assert_form(f, 0, "LoadBalancerId", "alb-1");
+    assert_form(f, 0, "ListenerId", NULL); /* with it the API ignores LoadBalancerId */
     const char *sni[] = {"ssl-s2", "ssl-s3"};
     assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d2", sni, 2, &err), CS_OK);
     /* add first, then switch the default, then remove: never without a certificate */
@@ -871,6 +876,292 @@ static void test_uc_alb_binding(void **state)
     assert_form(f, 3, "SSLIds.0", "ssl-s1");
     assert_form(f, 3, "ListenerId", "als-1");
     elb_listener_cleanup(&l);
+}
+
+#define UC_ALB_LS(certs) \
+    "{\"RetCode\":0,\"TotalCount\":1,\"Listeners\":[{\"ListenerId\":\"als-1\"," \
+    "\"ListenerPort\":443,\"ListenerProtocol\":\"HTTPS\",\"Certificates\":[" certs "]}]}"
+
+/* The default becomes SNI and an SNI certificate the default: the old default can be added
+ * as SNI only once it is no longer the default; nothing is removed (the new default leaves the
+ * SNI set by being made the default). */
+static void test_uc_alb_swap(void **state)
+{
+    struct fx *f = *state;
+    struct cs_err err;
+    struct elb_listener l;
+    struct elb_listener_ref ref = {.lb_id = "alb-1", .port = 443};
+    struct step steps[] = {
+        {200, UC_ALB_LS("{\"SSLId\":\"ssl-d\",\"IsDefault\":true},"
+                        "{\"SSLId\":\"ssl-s\",\"IsDefault\":false}")},
+        {200, "{\"RetCode\":0}"},
+        {200, "{\"RetCode\":0}"},
+    };
+    script(f->srv, steps, 3);
+    assert_int_equal(elb_find_listener(f->p, NULL, &ref, &l, &err), CS_OK);
+    const char *sni[] = {"ssl-d", "ssl-s", "ssl-d"}; /* ssl-s (the default) and a repeat drop */
+    assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-s", sni, 3, &err), CS_OK);
+    assert_int_equal(n_reqs(f->srv), 3);
+    form_check_signature(f->srv->reqs[1].body);
+    assert_form(f, 1, "Action", "UpdateListenerAttribute");
+    assert_form(f, 1, "Certificates.0", "ssl-s");
+    assert_form(f, 1, "Certificates.1", NULL);
+    assert_form(f, 2, "Action", "AddSSLBinding");
+    assert_form(f, 2, "SSLIds.0", "ssl-d");
+    assert_form(f, 2, "SSLIds.1", NULL);
+    /* nothing to change: no request */
+    script(f->srv, NULL, 0);
+    const char *same[] = {"ssl-s"};
+    assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d", same, 1, &err), CS_OK);
+    assert_int_equal(n_reqs(f->srv), 0);
+    elb_listener_cleanup(&l);
+}
+
+/* At 25 SNI certificates, a replacement removes first (it would not fit otherwise); 26 wanted
+ * is refused before any request; a failed step stops the sequence. */
+static void test_uc_alb_limit_and_failure(void **state)
+{
+    struct fx *f = *state;
+    struct cs_err err;
+    struct elb_listener l;
+    memset(&l, 0, sizeof(l));
+    l.kind = ELB_LISTENER_SNI;
+    l.id = strdup("als-1");
+    l.lb_id = strdup("alb-1");
+    l.default_cert_id = strdup("ssl-d");
+    l.sni_cert_ids = calloc(25, sizeof(char *));
+    char *want[26];
+    for (int i = 0; i < 25; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "ssl-%02d", i);
+        l.sni_cert_ids[l.n_sni++] = strdup(id);
+        want[i] = strdup(id);
+    }
+    want[25] = strdup("ssl-new");
+    struct step steps[] = {{200, "{\"RetCode\":0}"}, {200, "{\"RetCode\":0}"}};
+    script(f->srv, steps, 2);
+    /* ssl-00 out, ssl-new in */
+    assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d",
+                                            (const char *const *)want + 1, 25, &err),
+                     CS_OK);
+    assert_int_equal(n_reqs(f->srv), 2);
+    assert_form(f, 0, "Action", "DeleteSSLBinding");
+    assert_form(f, 0, "SSLIds.0", "ssl-00");
+    assert_form(f, 0, "SSLIds.1", NULL);
+    assert_form(f, 1, "Action", "AddSSLBinding");
+    assert_form(f, 1, "SSLIds.0", "ssl-new");
+    /* 26 SNI certificates: refused, nothing sent */
+    script(f->srv, NULL, 0);
+    assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d",
+                                            (const char *const *)want, 26, &err),
+                     CS_EINVAL);
+    assert_non_null(strstr(err.message, "25"));
+    assert_int_equal(n_reqs(f->srv), 0);
+    /* below the limit: add first; when the add fails, the default is not touched */
+    free(l.sni_cert_ids[24]);
+    free(l.sni_cert_ids[23]);
+    l.n_sni = 23;
+    struct step fails[] = {
+        {200, "{\"RetCode\":4999,\"Action\":\"AddSSLBindingResponse\",\"Message\":\"failed\"}"}};
+    script(f->srv, fails, 1);
+    assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-other",
+                                            (const char *const *)want + 1, 24, &err),
+                     CS_ESERVER);
+    assert_int_equal(n_reqs(f->srv), 1);
+    assert_form(f, 0, "Action", "AddSSLBinding");
+    assert_form(f, 0, "SSLIds.0", "ssl-23");
+    assert_form(f, 0, "SSLIds.1", "ssl-24");
+    assert_form(f, 0, "SSLIds.2", NULL);
+    assert_string_equal(err.provider_code, "4999");
+    for (int i = 0; i < 26; i++)
+        free(want[i]);
+    elb_listener_cleanup(&l);
+}
+
+/* An ALB whose ID does not start with "alb-" is found after DescribeULB knows no such ULB;
+ * an ID neither kind knows is "not found"; a listener ID alone searches every listener of
+ * the region (classic and ALB). */
+static void test_uc_alb_find(void **state)
+{
+    struct fx *f = *state;
+    struct cs_err err;
+    struct elb_listener l;
+    struct elb_listener_ref ref = {.lb_id = "lb-odd", .port = 443};
+    struct step odd[] = {
+        {200, "{\"RetCode\":0,\"TotalCount\":0,\"DataSet\":[]}"},
+        {200, UC_ALB_LS("{\"SSLId\":\"ssl-d\",\"IsDefault\":true}")},
+    };
+    script(f->srv, odd, 2);
+    assert_int_equal(elb_find_listener(f->p, NULL, &ref, &l, &err), CS_OK);
+    assert_form(f, 0, "Action", "DescribeULB");
+    assert_form(f, 0, "ULBId", "lb-odd");
+    assert_form(f, 1, "Action", "DescribeListeners");
+    assert_form(f, 1, "LoadBalancerId", "lb-odd");
+    assert_string_equal(l.id, "als-1");
+    assert_string_equal(l.lb_id, "lb-odd");
+    assert_int_equal(l.kind, ELB_LISTENER_SNI);
+    elb_listener_cleanup(&l);
+
+    struct step none[] = {
+        {200, "{\"RetCode\":0,\"TotalCount\":0,\"DataSet\":[]}"},
+        {200, "{\"RetCode\":4072,\"Action\":\"DescribeListenersResponse\",\"Message\":"
+              "\"application load balancer lb-odd not found\"}"},
+    };
+    script(f->srv, none, 2);
+    assert_int_equal(elb_find_listener(f->p, NULL, &ref, &l, &err), CS_ENOTFOUND);
+    assert_non_null(strstr(err.message, "lb-odd"));
+    struct step alb_none[] = {
+        {200, "{\"RetCode\":4072,\"Message\":\"application load balancer alb-9 not found\"}"}};
+    script(f->srv, alb_none, 1);
+    struct elb_listener_ref ref9 = {.lb_id = "alb-9", .port = 443};
+    assert_int_equal(elb_find_listener(f->p, NULL, &ref9, &l, &err), CS_ENOTFOUND);
+    assert_non_null(strstr(err.message, "alb-9"));
+    assert_int_equal(n_reqs(f->srv), 1);
+    /* throttling on the fallback is reported as such, not as "not found" */
+    struct step thr[] = {
+        {200, "{\"RetCode\":0,\"TotalCount\":0,\"DataSet\":[]}"},
+        {200, "{\"RetCode\":4999,\"Message\":\"internal\"}"},
+    };
+    script(f->srv, thr, 2);
+    assert_int_equal(elb_find_listener(f->p, NULL, &ref, &l, &err), CS_ESERVER);
+
+    /* by listener ID only: DescribeULB and DescribeLoadBalancers */
+    struct step by_id[] = {
+        {200, UC_ULB("")},
+        {200, "{\"RetCode\":0,\"TotalCount\":1,\"LoadBalancers\":[{\"LoadBalancerId\":\"alb-7\","
+              "\"Type\":\"Application\",\"Listeners\":[{\"ListenerId\":\"als-7\","
+              "\"ListenerPort\":8443,\"ListenerProtocol\":\"HTTPS\",\"Certificates\":["
+              "{\"SSLId\":\"ssl-7\",\"IsDefault\":true}]}]}]}"},
+    };
+    script(f->srv, by_id, 2);
+    struct elb_listener_ref ref7 = {.listener_id = "als-7"};
+    assert_int_equal(elb_find_listener(f->p, NULL, &ref7, &l, &err), CS_OK);
+    assert_string_equal(l.lb_id, "alb-7");
+    assert_int_equal(l.port, 8443);
+    assert_string_equal(l.default_cert_id, "ssl-7");
+    assert_form(f, 1, "Action", "DescribeLoadBalancers");
+    elb_listener_cleanup(&l);
+}
+
+/* The region's listeners: classic VServers (DescribeULB) and ALB listeners
+ * (DescribeLoadBalancers Type=Application ShowDetail=true, paged). An endpoint without the
+ * ALB API (RetCode 161) lists the classic ones; any other failure fails the list. */
+static void test_uc_list_listeners_alb(void **state)
+{
+    struct fx *f = *state;
+    struct cs_err err;
+    struct elb_listener_list ll = {0};
+#define UC_LB(id, ls) "{\"LoadBalancerId\":\"" id "\",\"Type\":\"Application\",\"Listeners\":[" ls "]}"
+#define UC_LS(id, port, proto) \
+    "{\"ListenerId\":\"" id "\",\"ListenerPort\":" port ",\"ListenerProtocol\":\"" proto "\"," \
+    "\"Certificates\":[{\"SSLId\":\"ssl-" id "\",\"IsDefault\":true}]}"
+    struct step steps[] = {
+        {200, UC_ULB("{\"SSLId\":\"ssl-c\"}")},
+        {200, "{\"RetCode\":0,\"TotalCount\":3,\"LoadBalancers\":[" UC_LB("alb-1", UC_LS("als-1", "443", "HTTPS") "," UC_LS("als-2", "80", "HTTP")) "," UC_LB("alb-2", "") "]}"},
+        {200, "{\"RetCode\":0,\"TotalCount\":3,\"LoadBalancers\":[" UC_LB("alb-3", UC_LS("als-3", "8443", "HTTPS")) "]}"},
+    };
+    script(f->srv, steps, 3);
+    assert_int_equal(elb_list_listeners(f->p, NULL, &ll, &err), CS_OK);
+    assert_int_equal(ll.n, 3);
+    assert_string_equal(ll.items[0].id, "vs-443");
+    assert_int_equal(ll.items[0].kind, ELB_LISTENER_SINGLE);
+    assert_string_equal(ll.items[1].id, "als-1");
+    assert_string_equal(ll.items[1].lb_id, "alb-1");
+    assert_string_equal(ll.items[1].default_cert_id, "ssl-als-1");
+    assert_int_equal(ll.items[1].kind, ELB_LISTENER_SNI);
+    assert_string_equal(ll.items[2].lb_id, "alb-3");
+    assert_int_equal(n_reqs(f->srv), 3);
+    form_check_signature(f->srv->reqs[1].body);
+    assert_form(f, 1, "Action", "DescribeLoadBalancers");
+    assert_form(f, 1, "Type", "Application");
+    assert_form(f, 1, "ShowDetail", "true");
+    assert_form(f, 1, "Offset", "0");
+    assert_form(f, 2, "Offset", "2");
+    elb_listener_list_cleanup(&ll);
+
+    struct step no_alb[] = {
+        {200, UC_ULB("")},
+        {200, "{\"RetCode\":161,\"Action\":\"DescribeLoadBalancersResponse\",\"Message\":"
+              "\"Action DescribeLoadBalancers not exist\"}"},
+    };
+    script(f->srv, no_alb, 2);
+    assert_int_equal(elb_list_listeners(f->p, NULL, &ll, &err), CS_OK);
+    assert_int_equal(ll.n, 1);
+    elb_listener_list_cleanup(&ll);
+    struct step broken[] = {
+        {200, UC_ULB("")},
+        {200, "{\"RetCode\":172,\"Message\":\"user not exist\"}"},
+    };
+    script(f->srv, broken, 2);
+    assert_int_equal(elb_list_listeners(f->p, NULL, &ll, &err), CS_EAUTH);
+    assert_int_equal(ll.n, 0);
+#undef UC_LB
+#undef UC_LS
+}
+
+/* The ALB answer parsers on malformed and truncated input: a clear error, nothing appended. */
+static void test_uc_alb_parse(void **state)
+{
+    (void)state;
+    struct {
+        bool lbs; /* DescribeLoadBalancers (else DescribeListeners) */
+        const char *body;
+        enum cs_code want;
+        size_t n; /* listeners appended on success */
+    } cases[] = {
+        {false, "{\"Listeners\":[{\"ListenerId\":\"a\",\"ListenPort\":443,"
+                "\"ListenProtocol\":\"HTTPS\",\"Certificates\":[{\"SSLId\":\"s\"}]}]}", CS_OK, 1},
+        {false, "{\"Listeners\":[{\"ListenerId\":\"a\",\"ListenerProtocol\":\"HTTP\"}]}", CS_OK, 0},
+        {false, "{\"Listeners\":null}", CS_OK, 0},
+        {false, "{\"Listeners\":{}}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[{\"ListenerProtocol\":\"HTTPS\"}]}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[{\"ListenerId\":\"\",\"ListenerProtocol\":\"HTTPS\"}]}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[{\"ListenerId\":\"a\",\"ListenerPort\":\"443\","
+                "\"ListenerProtocol\":\"HTTPS\"}]}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[{\"ListenerId\":\"a\",\"ListenerPort\":70000,"
+                "\"ListenerProtocol\":\"HTTPS\"}]}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[{\"ListenerId\":\"a\",\"ListenerProtocol\":\"HTTPS\","
+                "\"Certificates\":\"ssl-1\"}]}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[{\"ListenerId\":\"a\",\"ListenerProtocol\":\"HTTPS\","
+                "\"Certificates\":[{\"IsDefault\":true}]}]}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[{\"ListenerId\":\"a\",\"ListenerProtocol\":\"HTTPS\","
+                "\"Certificates\":[\"ssl-1\"]}]}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[7]}", CS_EPROTO, 0},
+        {false, "{\"Listeners\":[{\"ListenerId\":\"a\",\"ListenerProtocol\":\"HTTPS\"},", CS_EPROTO, 0},
+        {false, "", CS_EPROTO, 0},
+        {true, "{\"LoadBalancers\":[{\"LoadBalancerId\":\"alb-1\",\"Listeners\":[{\"ListenerId\":"
+               "\"a\",\"ListenerProtocol\":\"HTTPS\"}]},{\"LoadBalancerId\":\"nlb-1\",\"Type\":"
+               "\"Network\",\"Listeners\":[{\"ListenerId\":\"b\",\"ListenerProtocol\":\"HTTPS\"}]}]}",
+         CS_OK, 1},
+        {true, "{\"LoadBalancers\":[{\"LoadBalancerId\":\"alb-1\"}]}", CS_OK, 0},
+        {true, "{\"LoadBalancers\":[{\"Listeners\":[]}]}", CS_EPROTO, 0},
+        {true, "{\"LoadBalancers\":[\"alb-1\"]}", CS_EPROTO, 0},
+        {true, "{\"LoadBalancers\":\"alb-1\"}", CS_EPROTO, 0},
+        {true, "{\"LoadBalancers\":[{\"LoadBalancerId\":\"alb-1\",\"Listeners\":7}]}", CS_EPROTO, 0},
+        {true, "{\"LoadBalancers\":[{\"LoadBalancerId\":\"alb-1\",\"Listeners\":[{\"ListenerId\":"
+               "\"a\",\"ListenerProtocol\":\"HTTPS\"},{\"ListenerProtocol\":\"HTTPS\"}]}]}",
+         CS_EPROTO, 0},
+        {true, "[]", CS_EPROTO, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct elb_listener_list ll = {0};
+        struct cs_err err;
+        size_t n = 0;
+        long total = 0;
+        const char *b = cases[i].body;
+        enum cs_code rc =
+            cases[i].lbs ? elb_ucloud_parse_alb_lbs(b, strlen(b), &ll, &n, &total, &err)
+                         : elb_ucloud_parse_alb_listeners(b, strlen(b), "alb-x", &ll, &n, &total,
+                                                          &err);
+        if (rc != cases[i].want || ll.n != cases[i].n)
+            fail_msg("case %zu: rc %d (want %d), %zu listeners (want %zu)", i, rc,
+                     cases[i].want, ll.n, cases[i].n);
+        if (rc == CS_OK && ll.n) {
+            assert_int_equal(ll.items[0].kind, ELB_LISTENER_SNI);
+            assert_string_equal(ll.items[0].lb_id, cases[i].lbs ? "alb-1" : "alb-x");
+        }
+        elb_listener_list_cleanup(&ll);
+    }
 }
 
 /* ---- construction and credentials ------------------------------------------------------ */
@@ -1252,6 +1543,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uc_errors, setup_uc, teardown),
         cmocka_unit_test_setup_teardown(test_uc_classic_binding, setup_uc, teardown),
         cmocka_unit_test_setup_teardown(test_uc_alb_binding, setup_uc, teardown),
+        cmocka_unit_test_setup_teardown(test_uc_alb_swap, setup_uc, teardown),
+        cmocka_unit_test_setup_teardown(test_uc_alb_limit_and_failure, setup_uc, teardown),
+        cmocka_unit_test_setup_teardown(test_uc_alb_find, setup_uc, teardown),
+        cmocka_unit_test_setup_teardown(test_uc_list_listeners_alb, setup_uc, teardown),
+        cmocka_unit_test(test_uc_alb_parse),
         cmocka_unit_test(test_credentials_errors),
         cmocka_unit_test(test_endpoint_parse),
         cmocka_unit_test(test_project_for_region),
