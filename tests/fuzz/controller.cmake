@@ -5,3 +5,7 @@ if(TARGET ctl_core)
   cs_fuzz_target(fuzz_ctl_annotations SOURCES ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_ctl_annotations.c
                  LIBS ctl_core CORPUS ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/ctl_annotations)
 endif()
+if(TARGET ctl_run)
+  cs_fuzz_target(fuzz_ctl_objects SOURCES ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_ctl_objects.c
+                 LIBS ctl_run CORPUS ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/ctl_objects)
+endif()
