@@ -584,6 +584,15 @@ static void process(struct ctl_controller *c, const char *qkey)
     }
     free(ings);
     release(&lc.held);
+    if (res.writes > 0 && (qkey[0] == 'L' || qkey[0] == 'G')) {
+        /* The managed-certificates gauge follows the writes, not only the resyncs. */
+        char region[128];
+        region_of_key(qkey + 2, region, sizeof(region));
+        size_t ours = 0, all = 0;
+        ctl_pcache_counts(c->pcache, region, &ours, &all);
+        const char *v[] = {region};
+        ctl_metric_set(c->m_managed, v, (double)ours);
+    }
 
     switch (res.status) {
     case CTL_RECONCILE_DONE:

@@ -192,6 +192,9 @@ def create_and_rotate(env):
         assert m1.raw["protection_status"] == "consoleProtection", m1.raw["protection_status"]
     m = ctl.metrics()
     assert h.metric_sum(m, "elb_certsync_reconciles_total") > 0, "no reconcile counted"
+    # The gauge follows the controller's writes (the first resync is 10 s away).
+    eventually(lambda: h.metric_sum(ctl.metrics(), "elb_certsync_managed_certificates") == 1,
+               5, "the managed-certificates gauge at 1")
     assert not warning(env, None, "web", reasons={"InvalidCertificate", "SecretNotFound"}), \
         "unexpected Warning Events"
 
