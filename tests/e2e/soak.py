@@ -61,8 +61,10 @@ N_SECRETS = 6
 VERSIONS = 4          # pre-generated certificates per Secret (rotation cycles through them)
 MAX_INGS_PER_LISTENER = 2
 
+REFLECTOR_MAX_BACKOFF_S = 60
+LEASE_S = 4
 # Leader election: short, so that a SIGKILLed leader is replaced within seconds.
-LEASE_ARGS = ["--lease-namespace", LEASE_NS, "--lease-duration", "4s",
+LEASE_ARGS = ["--lease-namespace", LEASE_NS, "--lease-duration", "%ds" % LEASE_S,
               "--renew-deadline", "3s", "--retry-period", "500ms"]
 
 # Faults of the issue: 20% provider 500s, 10% throttling, 5% lost responses; watches cut.
@@ -514,7 +516,9 @@ class Soak:
         c = r.current
         c.proc.kill()
         r.seen_dead.add(id(c))
-        delay = self.rng.uniform(0.2, 4.0)
+        # shorter than the lease: the same identity takes its lease back; longer: the other
+        # replica takes over
+        delay = self.rng.uniform(0.2, 8.0)
         r.restart_at = time.monotonic() + delay
         if r.ident == lead:
             self.counts["leader_kills"] += 1
@@ -534,13 +538,23 @@ class Soak:
         self.dropped += n
         return "compact at %s + drop watches (%d cut): 410 storm" % (rv, n)
 
+    def weights(self):
+        """OPS' weights, with Ingress creation and deletion leaning towards 3 to 6 Ingresses
+        (most listeners busy, some free to be released and bound again)."""
+        n = len(self.ingresses)
+        w = dict(OPS)
+        if n >= 6:
+            w["ingress_create"] //= 4
+        if n <= 3:
+            w["ingress_delete"] = w["ingress_delete"] // 4 if n > 1 else 0
+        return [w[name] for name, _ in OPS]
+
     def chaos(self):
         names = [n for n, _ in OPS]
-        weights = [w for _, w in OPS]
         deadline = self.t0 + self.duration
         while time.monotonic() < deadline:
             self.watch_replicas()
-            op = self.rng.choices(names, weights)[0]
+            op = self.rng.choices(names, self.weights())[0]
             what = getattr(self, "op_" + op)()
             if what:
                 self.counts[op] += 1
@@ -695,7 +709,11 @@ class Soak:
             self.known = []
             last[0] = self.final_problems(env.elb_state(), desired, crts, self.known)
             return not last[0]
-        bound = 3 * self.resync + 4 + 15
+        # A reflector whose watches kept failing backs off like client-go's, up to 30 s
+        # jittered by up to +100% (k8s/reflector.c, common/backoff.h), before it relists: the
+        # controller may be blind that long after the faults stop. Then a lease for a
+        # failover, two resync periods, and a margin for a loaded machine.
+        bound = REFLECTOR_MAX_BACKOFF_S + LEASE_S + 2 * self.resync + 15
         t = time.monotonic()
         try:
             eventually(ok, bound, "the desired state", interval=0.25)
@@ -773,6 +791,11 @@ class Soak:
               "%d ms by the fault)" % (sum(req.get("watch", {}).values()),
                                        sum(req.get("list", {}).values()), self.dropped,
                                        DROP_WATCH_MS))
+        backoffs = [int(l.get("retry_in_ms", 0)) for r in self.replicas for c in r.incarnations
+                    for l in c.log_lines() if l.get("msg") in ("watch failed",
+                                                               "list/relist needed")]
+        print("  reflectors: %d watch failures/relists logged, longest back-off %.1fs" % (
+            len(backoffs), max(backoffs or [0]) / 1000.0))
         print("  sampler: %d samples, %d bad" % (self.sampler.samples, self.sampler.n_bad))
         print("  converged %.1fs after the faults were turned off" % self.converge_s)
         for k in self.known:
@@ -858,8 +881,9 @@ def main():
                     help="seconds of chaos (default 60; the end phase comes on top)")
     ap.add_argument("--seed", type=int, help="the chaos RNG's seed (default: from the clock; "
                     "printed, so that a run's sequence of operations can be replayed)")
-    ap.add_argument("--resync", type=int, default=10, help="the controllers' --resync-period "
-                    "in seconds (default 10)")
+    ap.add_argument("--resync", type=int, default=5, help="the controllers' --resync-period "
+                    "in seconds (default 5: more full syncs, hence garbage collection and drift "
+                    "repair, under the faults)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--include-failing", action="store_true",
                     help="fail on deviations matching known bugs already marked failing in "
