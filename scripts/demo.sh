@@ -76,7 +76,7 @@ case $PROVIDER in
   *) die_usage "--provider must be huawei or ucloud, not '$PROVIDER'" ;;
 esac
 case $TIMEOUT in
-  ''|*[!0-9]*) die_usage "--timeout must be a whole number of seconds, not '$TIMEOUT'" ;;
+  ''|*[!0-9]*|????*) die_usage "--timeout must be a whole number of seconds, not '$TIMEOUT'" ;;
 esac
 [ "$TIMEOUT" -ge 1 ] && [ "$TIMEOUT" -le 600 ] || die_usage "--timeout must be 1..600 seconds"
 
@@ -106,7 +106,7 @@ say() { printf '           %s\n' "$@"; }
 indent() { sed 's/^/           /'; }
 # print_cmd ARGV...: a command as it would be typed, '--flag value' kept together, wrapped.
 print_cmd() {
-  local line=$1 a w
+  local line=$1 w
   shift
   while [ $# -gt 0 ]; do
     w=$1; shift
@@ -122,7 +122,6 @@ CTL_PID=
 KUBE_PID=
 ELB_PID=
 STOPPED=0
-RESULT=failed
 
 # Python helpers (stdlib only): the seed, the emulator's state, the API's answers. Few calls:
 # a Python start costs 0.1-0.5 s on a busy machine, so each wait is one call polling inside.
@@ -281,6 +280,8 @@ try:
 except (OSError, ValueError, KeyError, IndexError) as e:
     print("%s: %s" % (type(e).__name__, e), file=sys.stderr)
     sys.exit(2)
+except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the shell reports it
+    sys.exit(130)
 PY
 py() { python3 -c "$PYHELPER" "$@"; }
 
@@ -410,7 +411,8 @@ if [ "$BUILD" = 1 ]; then
   T0=$(now_us)
 fi
 [ -n "$BIN_DIR" ] || BIN_DIR=$ROOT/build/bin
-BIN_DIR=$(cd "$BIN_DIR" 2>/dev/null && pwd) || fail "--bin-dir: no such directory"
+BIN_DIR=$(cd "$BIN_DIR" 2>/dev/null && pwd) ||
+  fail "$BIN_DIR: no such directory (build first: bash scripts/build.sh; or give --bin-dir)"
 for b in elb-certsync fake-elb fake-kube-apiserver; do
   [ -x "$BIN_DIR/$b" ] || fail "$BIN_DIR/$b is missing: build first (bash scripts/build.sh), or drop --no-build"
 done
@@ -447,7 +449,7 @@ cat >"$WORK/stop.sh" <<'EOF'
 # demo's credentials file. Run: bash stop.sh
 cd "$(dirname "$0")" || exit 1
 running() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; [ "${s%% *}" != Z ]; }
-ours() { [ "$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1)" = "$2" ]; }
+ours() { local c; c=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null) || return 1; [ "${c%%$'\n'*}" = "$2" ]; }
 tac pids | while read -r pid name bin; do
   if running "$pid" && ours "$pid" "$bin"; then
     kill -TERM "$pid"
@@ -658,7 +660,6 @@ metrics=$(curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$METRICS_PORT/met
 grep -E '^elb_certsync_(reconciles_total|actions_total|managed_certificates|leader)[ {]' <<<"$metrics" | indent || true
 say "(elb_certsync_managed_certificates is counted at each full resync: at start, then every 30 s here)"
 
-RESULT=rotated
 echo
 echo "Rotation done in $(elapsed) s: $ID1 -> $ID2 on listener $LISTENER of $LB."
 

@@ -11,7 +11,8 @@
 #      stops every process;
 #   4. a controller that never binds (run with --dry-run through a wrapper): exit 1 within the
 #      --timeout, a message saying what did not happen, the controller log's tail, and
-#      everything stopped and cleaned as in 2.
+#      everything stopped and cleaned as in 2;
+#   5. an emulator that exits at start: exit 1, its log shown, the other one stopped.
 #
 #   test_demo.sh BIN_DIR      (BIN_DIR holds elb-certsync, fake-elb, fake-kube-apiserver)
 set -euo pipefail
@@ -45,8 +46,9 @@ running() {
   s=${s##*) }
   [ "${s%% *}" != Z ]
 }
-# ours PID BINARY: PID still runs BINARY (not a reused PID).
-ours() { [ "$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1)" = "$2" ]; }
+# ours PID NAME: PID's command line names NAME (elb-certsync, fake-elb, fake-kube-apiserver):
+# not a reused PID. (The name, not the path: a wrapper script execs the real binary.)
+ours() { local c; c=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1; [[ $c == *"$2"* ]]; }
 
 # Safety net: whatever a failed check left running is stopped (only the demo's own PIDs).
 cleanup() {
@@ -54,7 +56,7 @@ cleanup() {
   for f in "$TMP"/*/pids; do
     [ -f "$f" ] || continue
     while read -r pid name bin; do
-      if running "$pid" && ours "$pid" "$bin"; then kill -KILL "$pid" 2>/dev/null || true; fi
+      if running "$pid" && ours "$pid" "$name"; then kill -KILL "$pid" 2>/dev/null || true; fi
     done <"$f"
   done
   rm -rf "$TMP"
@@ -75,16 +77,16 @@ demo() {
 }
 show() { echo "---- output of demo $1 ----" >&2; cat "$TMP/$1.out" >&2; echo "----" >&2; }
 
-# check_stopped NAME: every process the demo recorded has stopped, and there were three.
+# check_stopped NAME [N]: every process the demo recorded has stopped, and there were N (3).
 check_stopped() {
-  local pid name bin n=0
+  local pid name bin n=0 want=${2:-3}
   [ -s "$TMP/$1/pids" ] || { fail "$1: no pids file"; return; }
   while read -r pid name bin; do
     n=$((n + 1))
-    if running "$pid" && ours "$pid" "$bin"; then fail "$1: $name (pid $pid) still runs"; fi
+    if running "$pid" && ours "$pid" "$name"; then fail "$1: $name (pid $pid) still runs"; fi
     grep -q "pid $pid" "$TMP/$1.out" || fail "$1: the output does not name $name's pid $pid"
   done <"$TMP/$1/pids"
-  [ "$n" = 3 ] || fail "$1: $n processes recorded, expected 3 (two emulators, the controller)"
+  [ "$n" = "$want" ] || fail "$1: $n processes recorded, expected $want"
 }
 
 # check_no_keys NAME: no private key in the output or anywhere in the work dir, no credentials.
@@ -156,7 +158,7 @@ if [ "$RC" != 0 ]; then show keep; die "ucloud --keep: exit $RC"; fi
 parse_rotation keep
 W=$TMP/keep
 while read -r pid name bin; do
-  running "$pid" && ours "$pid" "$bin" || fail "--keep: $name (pid $pid) is not running"
+  running "$pid" && ours "$pid" "$name" || fail "--keep: $name (pid $pid) is not running"
 done <"$W/pids"
 grep -qF "bash $W/stop.sh" "$TMP/keep.out" || fail "--keep: the stop command is not printed"
 grep -qF "export KUBECONFIG=\$PWD/kubeconfig" "$TMP/keep.out" || fail "--keep: no kubeconfig to keep playing"
@@ -228,8 +230,22 @@ check_stopped never
 check_no_keys never
 [ "$FAILS" = 0 ] || show never
 
+# ---- 5. an emulator that does not start ----
+
+mkdir -p "$TMP/broken-bin"
+ln -s "$BIN/elb-certsync" "$BIN/fake-kube-apiserver" "$TMP/broken-bin/"
+printf '#!/bin/sh\necho "fake-elb: seed: invalid (for the test)" >&2\nexit 1\n' >"$TMP/broken-bin/fake-elb"
+chmod +x "$TMP/broken-bin/fake-elb"
+DEMO_BIN=$TMP/broken-bin demo broken
+[ "$RC" = 1 ] || { show broken; fail "broken emulator: exit $RC, expected 1"; }
+grep -q '^FAILED: fake-elb exited before serving' "$TMP/broken.out" || fail "broken emulator: no clear message"
+grep -q 'seed: invalid (for the test)' "$TMP/broken.out" || fail "broken emulator: its log is not shown"
+check_stopped broken 2
+check_no_keys broken
+[ "$FAILS" = 0 ] || show broken
+
 if [ "$FAILS" != 0 ]; then
   echo "test_demo: $FAILS check(s) failed" >&2
   exit 1
 fi
-echo "test_demo: ok (huawei rotation $(sed -n 's/^Rotation done in \([0-9.]* s\).*/\1/p' "$TMP/huawei.out"), ucloud --keep, usage errors, never-bound failure)"
+echo "test_demo: ok (huawei rotation $(sed -n 's/^Rotation done in \([0-9.]* s\).*/\1/p' "$TMP/huawei.out"), ucloud --keep, usage errors, never-bound controller, broken emulator)"
