@@ -551,7 +551,7 @@ class Soak:
 
     def chaos(self):
         names = [n for n, _ in OPS]
-        deadline = self.t0 + self.duration
+        deadline = time.monotonic() + self.duration
         while time.monotonic() < deadline:
             self.watch_replicas()
             op = self.rng.choices(names, self.weights())[0]
@@ -881,9 +881,8 @@ def main():
                     help="seconds of chaos (default 60; the end phase comes on top)")
     ap.add_argument("--seed", type=int, help="the chaos RNG's seed (default: from the clock; "
                     "printed, so that a run's sequence of operations can be replayed)")
-    ap.add_argument("--resync", type=int, default=5, help="the controllers' --resync-period "
-                    "in seconds (default 5: more full syncs, hence garbage collection and drift "
-                    "repair, under the faults)")
+    ap.add_argument("--resync", type=int, default=10, help="the controllers' --resync-period "
+                    "in seconds (default and least: 10)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--include-failing", action="store_true",
                     help="fail on deviations matching known bugs already marked failing in "
@@ -895,8 +894,8 @@ def main():
     ap.add_argument("--repro", choices=sorted(REPROS), help="instead of the soak, run the "
                     "minimal reproduction of a bug the soak found")
     a = ap.parse_args()
-    if a.duration <= 0 or a.resync <= 0:
-        ap.error("--duration and --resync must be positive")
+    if a.duration <= 0 or a.resync < 10:
+        ap.error("--duration must be positive, --resync at least 10 (the controller's least)")
     for b in ("elb-certsync", "fake-elb", "fake-kube-apiserver"):
         p = getattr(a, b.replace("-", "_"))
         if p:
