@@ -142,8 +142,14 @@ if [ "$RC" != 0 ]; then show huawei; die "huawei: exit $RC"; fi
 parse_rotation huawei
 check_stopped huawei
 check_no_keys huawei
-grep -q 'stopped elb-certsync (pid [0-9]*, exit status 0)' "$TMP/huawei.out" ||
-  fail "huawei: the controller did not exit 0 on SIGTERM"
+for name in elb-certsync fake-kube-apiserver fake-elb; do
+  grep -q "stopped $name (pid [0-9]*, exit status 0)" "$TMP/huawei.out" ||
+    fail "huawei: $name did not exit 0 on SIGTERM"
+done
+# Under the sanitizer builds: no report in any log of the three programs.
+if grep -lE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$TMP"/huawei/logs/*.log; then
+  fail "huawei: a sanitizer report in the logs above"
+fi
 grep -q 'CertificateRotated' "$TMP/huawei.out" || fail "huawei: no CertificateRotated Event shown"
 grep -q 'ELB.8904 (HTTP 404)' "$TMP/huawei.out" || fail "huawei: the API's 404 for the old certificate is not shown"
 [ -s "$TMP/huawei/kubeconfig" ] && [ -s "$TMP/huawei/logs/elb-certsync.log" ] ||
