@@ -1373,15 +1373,37 @@ static enum cs_code uc_alb_sni_call(struct uc_provider *p, const char *region,
  *   3. remove the SNI certificates no longer wanted;
  *   4. the old default, when it is wanted as SNI: it can only be added once it is no longer
  *      the default (its hostnames fall back to the new default in between).
- * A failure stops at that step; the listener keeps a default throughout, and the next
- * reconcile starts from what the provider then reports. */
+ * The changes are computed against the listener as read just now (DescribeListeners), not
+ * against the caller's view, which may be stale: the calls are incremental, and adding a
+ * certificate already bound or removing one no longer bound is refused. A failure stops at
+ * that step; the listener keeps a default throughout, and the next reconcile starts from what
+ * the provider then reports. */
 static enum cs_code uc_set_alb(struct uc_provider *p, const char *region,
-                               const struct elb_listener *cur, const char *default_id,
+                               const struct elb_listener *listener, const char *default_id,
                                const char *const *sni, size_t n_sni, struct cs_err *err)
 {
     enum cs_code rc = CS_OK;
     const char **add = NULL, **del = NULL, **late = NULL;
     size_t n_add = 0, n_del = 0, n_late = 0, n_want = 0;
+    struct elb_listener_list now = {0};
+    const struct elb_listener *cur = NULL;
+    /* the default is not also an SNI certificate; repeats count once */
+    for (size_t i = 0; i < n_sni; i++)
+        n_want += sni[i] && sni[i][0] && strcmp(sni[i], default_id) != 0 &&
+                  !in_list(sni[i], sni, i);
+    if (n_want > UC_SNI_MAX)
+        return cs_err_set(err, CS_EINVAL, 0, "ucloud: %zu SNI certificates (at most %d)",
+                          n_want, UC_SNI_MAX);
+    if ((rc = uc_describe_alb(p, region, listener->lb_id, &now, err)) != CS_OK)
+        goto out;
+    for (size_t i = 0; i < now.n && !cur; i++)
+        if (strcmp(now.items[i].id, listener->id) == 0)
+            cur = &now.items[i];
+    if (!cur) {
+        rc = cs_err_set(err, CS_ENOTFOUND, 0, "ucloud: HTTPS listener %s of %s not found",
+                        listener->id, listener->lb_id);
+        goto out;
+    }
     const char *const *cur_sni = (const char *const *)cur->sni_cert_ids;
     const char *old_default = cur->default_cert_id;
     bool new_default = !old_default || strcmp(old_default, default_id) != 0;
@@ -1394,20 +1416,12 @@ static enum cs_code uc_set_alb(struct uc_provider *p, const char *region,
     }
     for (size_t i = 0; i < n_sni; i++) {
         if (!sni[i] || !sni[i][0] || strcmp(sni[i], default_id) == 0 ||
-            in_list(sni[i], sni, i))
-            continue; /* the default is not also an SNI certificate; no repeats */
-        n_want++;
-        if (in_list(sni[i], cur_sni, cur->n_sni))
+            in_list(sni[i], sni, i) || in_list(sni[i], cur_sni, cur->n_sni))
             continue;
         if (old_default && strcmp(sni[i], old_default) == 0)
             late[n_late++] = sni[i]; /* bound now, as the default */
         else
             add[n_add++] = sni[i];
-    }
-    if (n_want > UC_SNI_MAX) {
-        rc = cs_err_set(err, CS_EINVAL, 0, "ucloud: %zu SNI certificates (at most %d)", n_want,
-                        UC_SNI_MAX);
-        goto out;
     }
     for (size_t i = 0; i < cur->n_sni; i++)
         if (!in_list(cur_sni[i], sni, n_sni) && strcmp(cur_sni[i], default_id) != 0 &&
@@ -1436,6 +1450,7 @@ out:
     free(add);
     free(del);
     free(late);
+    elb_listener_list_cleanup(&now);
     return rc;
 }
 

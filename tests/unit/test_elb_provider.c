@@ -841,22 +841,26 @@ static void test_uc_classic_binding(void **state)
     assert_non_null(strstr(err.message, "ulb-1"));
 }
 
+#define UC_ALB_LS_(certs) \
+    "{\"RetCode\":0,\"TotalCount\":1,\"Listeners\":[{\"ListenerId\":\"als-1\"," \
+    "\"ListenerPort\":443,\"ListenerProtocol\":\"HTTPS\",\"Certificates\":[" certs "]}]}"
+
 static void test_uc_alb_binding(void **state)
 {
     struct fx *f = *state;
     struct cs_err err;
     struct elb_listener l;
     struct elb_listener_ref ref = {.lb_id = "alb-1", .port = 443};
+#define ALB_D_S1_S2 \
+    "{\"RetCode\":0,\"TotalCount\":1,\"Listeners\":[{\"ListenerId\":\"als-1\"," \
+    "\"ListenerPort\":443,\"ListenerProtocol\":\"HTTPS\",\"Certificates\":[" \
+    "{\"SSLId\":\"ssl-d\",\"IsDefault\":true},{\"SSLId\":\"ssl-s1\",\"IsDefault\":false}," \
+    "{\"SSLId\":\"ssl-s2\",\"IsDefault\":false}]}]}"
     struct step steps[] = {
-        {200, "{\"RetCode\":0,\"TotalCount\":1,\"Listeners\":[{\"ListenerId\":\"als-1\","
-              "\"ListenerPort\":443,\"ListenerProtocol\":\"HTTPS\",\"Certificates\":["
-              "{\"SSLId\":\"ssl-d\",\"IsDefault\":true},{\"SSLId\":\"ssl-s1\",\"IsDefault\":false},"
-              "{\"SSLId\":\"ssl-s2\",\"IsDefault\":false}]}]}"},
-        {200, "{\"RetCode\":0}"},
-        {200, "{\"RetCode\":0}"},
-        {200, "{\"RetCode\":0}"},
+        {200, ALB_D_S1_S2},         {200, ALB_D_S1_S2},     {200, "{\"RetCode\":0}"},
+        {200, "{\"RetCode\":0}"}, {200, "{\"RetCode\":0}"},
     };
-    script(f->srv, steps, 4);
+    script(f->srv, steps, 5);
     assert_int_equal(elb_find_listener(f->p, NULL, &ref, &l, &err), CS_OK);
     assert_int_equal(l.kind, ELB_LISTENER_SNI);
     assert_string_equal(l.default_cert_id, "ssl-d");
@@ -866,21 +870,45 @@ static void test_uc_alb_binding(void **state)
     assert_form(f, 0, "ListenerId", NULL); /* with it the API ignores LoadBalancerId */
     const char *sni[] = {"ssl-s2", "ssl-s3"};
     assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d2", sni, 2, &err), CS_OK);
-    /* add first, then switch the default, then remove: never without a certificate */
-    assert_form(f, 1, "Action", "AddSSLBinding");
-    assert_form(f, 1, "SSLIds.0", "ssl-s3");
+    /* read the listener as it is now; add first, then switch the default, then remove:
+     * never without a certificate */
+    assert_int_equal(n_reqs(f->srv), 5);
+    assert_form(f, 1, "Action", "DescribeListeners");
+    assert_form(f, 2, "Action", "AddSSLBinding");
+    assert_form(f, 2, "SSLIds.0", "ssl-s3");
+    assert_form(f, 2, "SSLIds.1", NULL);
+    assert_form(f, 3, "Action", "UpdateListenerAttribute");
+    assert_form(f, 3, "Certificates.0", "ssl-d2");
+    assert_form(f, 4, "Action", "DeleteSSLBinding");
+    assert_form(f, 4, "SSLIds.0", "ssl-s1");
+    assert_form(f, 4, "ListenerId", "als-1");
+
+    /* The caller's view is stale (someone removed ssl-s1 and added ssl-x by hand): the
+     * changes follow the listener as it is, not as the caller saw it. */
+    struct step stale[] = {
+        {200, UC_ALB_LS_("{\"SSLId\":\"ssl-d\",\"IsDefault\":true},"
+                         "{\"SSLId\":\"ssl-s2\",\"IsDefault\":false},"
+                         "{\"SSLId\":\"ssl-x\",\"IsDefault\":false}")},
+        {200, "{\"RetCode\":0}"},
+    };
+    script(f->srv, stale, 2);
+    const char *keep[] = {"ssl-s2"};
+    assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d", keep, 1, &err), CS_OK);
+    assert_int_equal(n_reqs(f->srv), 2);
+    assert_form(f, 1, "Action", "DeleteSSLBinding");
+    assert_form(f, 1, "SSLIds.0", "ssl-x");
     assert_form(f, 1, "SSLIds.1", NULL);
-    assert_form(f, 2, "Action", "UpdateListenerAttribute");
-    assert_form(f, 2, "Certificates.0", "ssl-d2");
-    assert_form(f, 3, "Action", "DeleteSSLBinding");
-    assert_form(f, 3, "SSLIds.0", "ssl-s1");
-    assert_form(f, 3, "ListenerId", "als-1");
+    /* the listener is gone: not found (the controller forgets it) */
+    struct step gone[] = {{200, "{\"RetCode\":0,\"TotalCount\":0,\"Listeners\":[]}"}};
+    script(f->srv, gone, 1);
+    assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d", keep, 1, &err),
+                     CS_ENOTFOUND);
+    assert_non_null(strstr(err.message, "als-1"));
     elb_listener_cleanup(&l);
+#undef ALB_D_S1_S2
 }
 
-#define UC_ALB_LS(certs) \
-    "{\"RetCode\":0,\"TotalCount\":1,\"Listeners\":[{\"ListenerId\":\"als-1\"," \
-    "\"ListenerPort\":443,\"ListenerProtocol\":\"HTTPS\",\"Certificates\":[" certs "]}]}"
+#define UC_ALB_LS(certs) UC_ALB_LS_(certs)
 
 /* The default becomes SNI and an SNI certificate the default: the old default can be added
  * as SNI only once it is no longer the default; nothing is removed (the new default leaves the
@@ -891,29 +919,30 @@ static void test_uc_alb_swap(void **state)
     struct cs_err err;
     struct elb_listener l;
     struct elb_listener_ref ref = {.lb_id = "alb-1", .port = 443};
+#define ALB_D_S UC_ALB_LS("{\"SSLId\":\"ssl-d\",\"IsDefault\":true}," \
+                          "{\"SSLId\":\"ssl-s\",\"IsDefault\":false}")
     struct step steps[] = {
-        {200, UC_ALB_LS("{\"SSLId\":\"ssl-d\",\"IsDefault\":true},"
-                        "{\"SSLId\":\"ssl-s\",\"IsDefault\":false}")},
-        {200, "{\"RetCode\":0}"},
-        {200, "{\"RetCode\":0}"},
+        {200, ALB_D_S}, {200, ALB_D_S}, {200, "{\"RetCode\":0}"}, {200, "{\"RetCode\":0}"},
     };
-    script(f->srv, steps, 3);
+    script(f->srv, steps, 4);
     assert_int_equal(elb_find_listener(f->p, NULL, &ref, &l, &err), CS_OK);
     const char *sni[] = {"ssl-d", "ssl-s", "ssl-d"}; /* ssl-s (the default) and a repeat drop */
     assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-s", sni, 3, &err), CS_OK);
-    assert_int_equal(n_reqs(f->srv), 3);
-    form_check_signature(f->srv->reqs[1].body);
-    assert_form(f, 1, "Action", "UpdateListenerAttribute");
-    assert_form(f, 1, "Certificates.0", "ssl-s");
-    assert_form(f, 1, "Certificates.1", NULL);
-    assert_form(f, 2, "Action", "AddSSLBinding");
-    assert_form(f, 2, "SSLIds.0", "ssl-d");
-    assert_form(f, 2, "SSLIds.1", NULL);
-    /* nothing to change: no request */
-    script(f->srv, NULL, 0);
+    assert_int_equal(n_reqs(f->srv), 4);
+    form_check_signature(f->srv->reqs[2].body);
+    assert_form(f, 2, "Action", "UpdateListenerAttribute");
+    assert_form(f, 2, "Certificates.0", "ssl-s");
+    assert_form(f, 2, "Certificates.1", NULL);
+    assert_form(f, 3, "Action", "AddSSLBinding");
+    assert_form(f, 3, "SSLIds.0", "ssl-d");
+    assert_form(f, 3, "SSLIds.1", NULL);
+    /* nothing to change: only the read */
+    struct step read[] = {{200, ALB_D_S}};
+    script(f->srv, read, 1);
     const char *same[] = {"ssl-s"};
     assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d", same, 1, &err), CS_OK);
-    assert_int_equal(n_reqs(f->srv), 0);
+    assert_int_equal(n_reqs(f->srv), 1);
+#undef ALB_D_S
     elb_listener_cleanup(&l);
 }
 
@@ -938,18 +967,31 @@ static void test_uc_alb_limit_and_failure(void **state)
         want[i] = strdup(id);
     }
     want[25] = strdup("ssl-new");
-    struct step steps[] = {{200, "{\"RetCode\":0}"}, {200, "{\"RetCode\":0}"}};
-    script(f->srv, steps, 2);
+    /* the listener as read: ssl-d and ssl-00 .. ssl-24 (n_sni of them) */
+    static char read25[4096], read23[4096];
+    for (int k = 0; k < 2; k++) {
+        char *b = k ? read23 : read25;
+        int n = k ? 23 : 25;
+        size_t o = (size_t)snprintf(b, 4096, "{\"RetCode\":0,\"TotalCount\":1,\"Listeners\":"
+                                             "[{\"ListenerId\":\"als-1\",\"ListenerProtocol\":"
+                                             "\"HTTPS\",\"Certificates\":[{\"SSLId\":\"ssl-d\","
+                                             "\"IsDefault\":true}");
+        for (int i = 0; i < n; i++)
+            o += (size_t)snprintf(b + o, 4096 - o, ",{\"SSLId\":\"ssl-%02d\"}", i);
+        snprintf(b + o, 4096 - o, "]}]}");
+    }
+    struct step steps[] = {{200, read25}, {200, "{\"RetCode\":0}"}, {200, "{\"RetCode\":0}"}};
+    script(f->srv, steps, 3);
     /* ssl-00 out, ssl-new in */
     assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d",
                                             (const char *const *)want + 1, 25, &err),
                      CS_OK);
-    assert_int_equal(n_reqs(f->srv), 2);
-    assert_form(f, 0, "Action", "DeleteSSLBinding");
-    assert_form(f, 0, "SSLIds.0", "ssl-00");
-    assert_form(f, 0, "SSLIds.1", NULL);
-    assert_form(f, 1, "Action", "AddSSLBinding");
-    assert_form(f, 1, "SSLIds.0", "ssl-new");
+    assert_int_equal(n_reqs(f->srv), 3);
+    assert_form(f, 1, "Action", "DeleteSSLBinding");
+    assert_form(f, 1, "SSLIds.0", "ssl-00");
+    assert_form(f, 1, "SSLIds.1", NULL);
+    assert_form(f, 2, "Action", "AddSSLBinding");
+    assert_form(f, 2, "SSLIds.0", "ssl-new");
     /* 26 SNI certificates: refused, nothing sent */
     script(f->srv, NULL, 0);
     assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-d",
@@ -962,16 +1004,17 @@ static void test_uc_alb_limit_and_failure(void **state)
     free(l.sni_cert_ids[23]);
     l.n_sni = 23;
     struct step fails[] = {
+        {200, read23},
         {200, "{\"RetCode\":4999,\"Action\":\"AddSSLBindingResponse\",\"Message\":\"failed\"}"}};
-    script(f->srv, fails, 1);
+    script(f->srv, fails, 2);
     assert_int_equal(elb_set_listener_certs(f->p, NULL, &l, "ssl-other",
                                             (const char *const *)want + 1, 24, &err),
                      CS_ESERVER);
-    assert_int_equal(n_reqs(f->srv), 1);
-    assert_form(f, 0, "Action", "AddSSLBinding");
-    assert_form(f, 0, "SSLIds.0", "ssl-23");
-    assert_form(f, 0, "SSLIds.1", "ssl-24");
-    assert_form(f, 0, "SSLIds.2", NULL);
+    assert_int_equal(n_reqs(f->srv), 2);
+    assert_form(f, 1, "Action", "AddSSLBinding");
+    assert_form(f, 1, "SSLIds.0", "ssl-23");
+    assert_form(f, 1, "SSLIds.1", "ssl-24");
+    assert_form(f, 1, "SSLIds.2", NULL);
     assert_string_equal(err.provider_code, "4999");
     for (int i = 0; i < 26; i++)
         free(want[i]);
