@@ -343,7 +343,10 @@ fail() {
 INTERRUPTED=0
 on_exit() {
   local rc=$?
-  trap - EXIT INT TERM
+  # Cleanup must run to its end: no errexit, and a closed stdout (| head) must not stop it.
+  set +e
+  trap - EXIT
+  trap '' INT TERM HUP PIPE
   if [ "$KEEP" = 1 ] && [ "$INTERRUPTED" = 0 ] && [ "$STOPPED" = 0 ] && [ -n "$ELB_PID$KUBE_PID$CTL_PID" ]; then
     printf '\nStill running, as asked (--keep): stop them with\n    bash %s/stop.sh\n' "$WORK"
   elif [ -n "$ELB_PID$KUBE_PID$CTL_PID" ] && [ "$STOPPED" = 0 ]; then
@@ -362,6 +365,10 @@ on_exit() {
 trap on_exit EXIT
 trap 'INTERRUPTED=1; echo; echo "demo.sh: interrupted" >&2; exit 130' INT
 trap 'INTERRUPTED=1; echo "demo.sh: terminated" >&2; exit 143' TERM
+# The terminal went away, or the reader of our output did (bash scripts/demo.sh | head):
+# stop everything, silently.
+trap 'INTERRUPTED=1; exec >/dev/null 2>&1; exit 129' HUP
+trap 'INTERRUPTED=1; exec >/dev/null 2>&1; exit 141' PIPE
 
 # wait_port_file NAME PID FILE: the port the process wrote, once it serves.
 wait_port_file() {
@@ -397,13 +404,19 @@ chmod 700 "$WORK"
 mkdir -p "$WORK/logs" "$WORK/certs" "$WORK/kubectl-cache"
 
 echo "elb-certsync demo: $CLOUD, against local emulators (everything on 127.0.0.1)"
-say "work directory: $WORK"
+say "elb-certsync watches Kubernetes Ingresses and their TLS Secrets, and keeps the load balancer's" \
+    "HTTPS certificate in step: it uploads the Secret's certificate and binds it to the listener;" \
+    "when the Secret changes, it binds the new certificate first, then deletes the old one." \
+    "work directory: $WORK"
 
 if [ "$BUILD" = 1 ]; then
   step "Installing what is needed (scripts/deps.sh: Debian packages, only those missing)"
   bash "$ROOT/scripts/deps.sh" || fail "scripts/deps.sh failed"
   step "Building (scripts/build.sh; a few minutes the first time; output in logs/build.log)"
-  if ! bash "$ROOT/scripts/build.sh" >"$WORK/logs/build.log" 2>&1; then
+  # Progress in steps of 10% from CMake's '[ 42%] ...' lines; everything goes to the log.
+  if ! bash "$ROOT/scripts/build.sh" 2>&1 | tee "$WORK/logs/build.log" | awk '
+      /^\[ *[0-9]+%\]/ { s = $0; sub(/^\[ */, "", s); sub(/%.*/, "", s); p = s + 0
+                         if (p >= nx) { printf "           %3d%% built\n", p; fflush(); nx = p - p % 10 + 10 } }'; then
     tail -n 30 "$WORK/logs/build.log" >&2
     fail "the build failed (full output: $WORK/logs/build.log)"
   fi

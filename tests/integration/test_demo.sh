@@ -12,7 +12,8 @@
 #   4. a controller that never binds (run with --dry-run through a wrapper): exit 1 within the
 #      --timeout, a message saying what did not happen, the controller log's tail, and
 #      everything stopped and cleaned as in 2;
-#   5. an emulator that exits at start: exit 1, its log shown, the other one stopped.
+#   5. an emulator that exits at start: exit 1, its log shown, the other one stopped;
+#   6. `demo.sh | head`: the reader goes away (SIGPIPE), everything is stopped all the same.
 #
 #   test_demo.sh BIN_DIR      (BIN_DIR holds elb-certsync, fake-elb, fake-kube-apiserver)
 set -euo pipefail
@@ -22,11 +23,14 @@ set -euo pipefail
 # not left as zombies under an init that may not reap.
 if [ -z "${TEST_DEMO_REAPER:-}" ] && command -v python3 >/dev/null; then
   export TEST_DEMO_REAPER=1
-  exec python3 -c 'import ctypes, os, sys
+  exec python3 -c 'import ctypes, os, signal, sys
 try:
     ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
 except (OSError, AttributeError):
     pass
+# Python ignores SIGPIPE, and an ignored signal is inherited: give the demo the default, as in
+# a terminal (case 6 depends on it).
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 os.execvp(sys.argv[1], sys.argv[1:])' bash "$0" "$@"
 fi
 
@@ -250,8 +254,15 @@ check_stopped broken 2
 check_no_keys broken
 [ "$FAILS" = 0 ] || show broken
 
+# ---- 6. the reader of the output goes away (bash scripts/demo.sh | head) ----
+
+timeout -k 5 60 bash "$DEMO" --no-build --bin-dir "$BIN" --work-dir "$TMP/pipe" </dev/null 2>&1 |
+  head -n 10 >"$TMP/pipe.out" || true
+check_stopped pipe 2
+check_no_keys pipe
+
 if [ "$FAILS" != 0 ]; then
   echo "test_demo: $FAILS check(s) failed" >&2
   exit 1
 fi
-echo "test_demo: ok (huawei rotation $(sed -n 's/^Rotation done in \([0-9.]* s\).*/\1/p' "$TMP/huawei.out"), ucloud --keep, usage errors, never-bound controller, broken emulator)"
+echo "test_demo: ok (huawei rotation $(sed -n 's/^Rotation done in \([0-9.]* s\).*/\1/p' "$TMP/huawei.out"), ucloud --keep, usage errors, never-bound controller, broken emulator, | head)"
