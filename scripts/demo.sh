@@ -76,9 +76,9 @@ case $PROVIDER in
   *) die_usage "--provider must be huawei or ucloud, not '$PROVIDER'" ;;
 esac
 case $TIMEOUT in
-  ''|*[!0-9]*|????*) die_usage "--timeout must be a whole number of seconds, not '$TIMEOUT'" ;;
+  ''|*[!0-9]*) die_usage "--timeout must be a whole number of seconds, not '$TIMEOUT'" ;;
 esac
-[ "$TIMEOUT" -ge 1 ] && [ "$TIMEOUT" -le 600 ] || die_usage "--timeout must be 1..600 seconds"
+if [ ${#TIMEOUT} -gt 3 ] || [ "$TIMEOUT" -lt 1 ] || [ "$TIMEOUT" -gt 600 ]; then die_usage "--timeout must be 1..600 seconds"; fi
 
 # The demo's choices per cloud: the load balancer of the seed, and the Ingress class the
 # controller answers to (cce on Huawei CCE, ulb as deploy/overlays/ucloud ships it).
@@ -614,7 +614,7 @@ show_listener_api "$ID1"
 
 # show_events REASON: kubectl get events -n shop, once an Event of REASON is there (bounded).
 show_events() {
-  local out= deadline=$(( $(now_us) + 5000000 ))
+  local out='' deadline=$(( $(now_us) + 5000000 ))
   while :; do
     out=$(kc get events -n shop -o custom-columns='TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,COUNT:.count,MESSAGE:.message' \
       --sort-by=.lastTimestamp 2>&1) || true

@@ -56,10 +56,10 @@ ours() { local c; c=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1; 
 
 # Safety net: whatever a failed check left running is stopped (only the demo's own PIDs).
 cleanup() {
-  local f pid name bin
+  local f pid name
   for f in "$TMP"/*/pids; do
     [ -f "$f" ] || continue
-    while read -r pid name bin; do
+    while read -r pid name _; do
       if running "$pid" && ours "$pid" "$name"; then kill -KILL "$pid" 2>/dev/null || true; fi
     done <"$f"
   done
@@ -68,6 +68,12 @@ cleanup() {
 trap cleanup EXIT
 
 FAILS=0
+# section NAME: prints how long the previous section took (figures for the log, never asserted).
+SECTION='' SECTION_T=$SECONDS
+section() {
+  [ -z "$SECTION" ] || echo "test_demo: $SECTION took $((SECONDS - SECTION_T)) s"
+  SECTION=$1 SECTION_T=$SECONDS
+}
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 die() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -83,9 +89,9 @@ show() { echo "---- output of demo $1 ----" >&2; cat "$TMP/$1.out" >&2; echo "--
 
 # check_stopped NAME [N]: every process the demo recorded has stopped, and there were N (3).
 check_stopped() {
-  local pid name bin n=0 want=${2:-3}
+  local pid name n=0 want=${2:-3}
   [ -s "$TMP/$1/pids" ] || { fail "$1: no pids file"; return; }
-  while read -r pid name bin; do
+  while read -r pid name _; do
     n=$((n + 1))
     if running "$pid" && ours "$pid" "$name"; then fail "$1: $name (pid $pid) still runs"; fi
     grep -q "pid $pid" "$TMP/$1.out" || fail "$1: the output does not name $name's pid $pid"
@@ -119,6 +125,7 @@ parse_rotation() {
 }
 
 # ---- 1. usage errors ----
+section usage
 
 demo bad-provider --provider aws
 [ "$RC" = 2 ] || fail "--provider aws: exit $RC, expected 2"
@@ -132,14 +139,16 @@ mkdir -p "$TMP/used" && echo "mine" >"$TMP/used/notes.txt"
 demo used
 [ "$RC" = 2 ] || fail "non-empty --work-dir: exit $RC, expected 2"
 grep -q 'must be new or empty' "$TMP/used.out" || fail "non-empty --work-dir: no clear message"
-[ "$(ls -A "$TMP/used")" = notes.txt ] && [ "$(cat "$TMP/used/notes.txt")" = mine ] ||
+if [ "$(ls -A "$TMP/used")" != notes.txt ] || [ "$(cat "$TMP/used/notes.txt")" != mine ]; then
   fail "non-empty --work-dir: its content was touched"
+fi
 
 DEMO_BIN=$TMP/nowhere demo no-bin
 [ "$RC" != 0 ] || fail "missing --bin-dir: exit 0"
 grep -q -- '--bin-dir' "$TMP/no-bin.out" || fail "missing --bin-dir: no clear message"
 
 # ---- 2. huawei ----
+section huawei
 
 demo huawei --provider huawei
 if [ "$RC" != 0 ]; then show huawei; die "huawei: exit $RC"; fi
@@ -156,19 +165,21 @@ if grep -lE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$TMP"/huawei
 fi
 grep -q 'CertificateRotated' "$TMP/huawei.out" || fail "huawei: no CertificateRotated Event shown"
 grep -q 'ELB.8904 (HTTP 404)' "$TMP/huawei.out" || fail "huawei: the API's 404 for the old certificate is not shown"
-[ -s "$TMP/huawei/kubeconfig" ] && [ -s "$TMP/huawei/logs/elb-certsync.log" ] ||
+if [ ! -s "$TMP/huawei/kubeconfig" ] || [ ! -s "$TMP/huawei/logs/elb-certsync.log" ]; then
   fail "huawei: the kubeconfig and the logs were not kept"
+fi
 [ "$(stat -c %a "$TMP/huawei")" = 700 ] || fail "huawei: work dir mode $(stat -c %a "$TMP/huawei")"
 [ "$FAILS" = 0 ] || show huawei
 
 # ---- 3. ucloud, --keep ----
+section ucloud-keep
 
 demo keep --provider ucloud --keep
 if [ "$RC" != 0 ]; then show keep; die "ucloud --keep: exit $RC"; fi
 parse_rotation keep
 W=$TMP/keep
-while read -r pid name bin; do
-  running "$pid" && ours "$pid" "$name" || fail "--keep: $name (pid $pid) is not running"
+while read -r pid name _; do
+  if ! running "$pid" || ! ours "$pid" "$name"; then fail "--keep: $name (pid $pid) is not running"; fi
 done <"$W/pids"
 grep -qF "bash $W/stop.sh" "$TMP/keep.out" || fail "--keep: the stop command is not printed"
 grep -qF "export KUBECONFIG=\$PWD/kubeconfig" "$TMP/keep.out" || fail "--keep: no kubeconfig to keep playing"
@@ -220,6 +231,7 @@ check_no_keys keep
 [ "$FAILS" = 0 ] || show keep
 
 # ---- 4. a controller that never binds ----
+section never-bound
 
 mkdir -p "$TMP/dry-bin"
 ln -s "$BIN/fake-elb" "$BIN/fake-kube-apiserver" "$TMP/dry-bin/"
@@ -241,6 +253,7 @@ check_no_keys never
 [ "$FAILS" = 0 ] || show never
 
 # ---- 5. an emulator that does not start ----
+section broken-emulator
 
 mkdir -p "$TMP/broken-bin"
 ln -s "$BIN/elb-certsync" "$BIN/fake-kube-apiserver" "$TMP/broken-bin/"
@@ -255,12 +268,14 @@ check_no_keys broken
 [ "$FAILS" = 0 ] || show broken
 
 # ---- 6. the reader of the output goes away (bash scripts/demo.sh | head) ----
+section pipe
 
 timeout -k 5 60 bash "$DEMO" --no-build --bin-dir "$BIN" --work-dir "$TMP/pipe" </dev/null 2>&1 |
   head -n 10 >"$TMP/pipe.out" || true
 check_stopped pipe 2
 check_no_keys pipe
 
+section end
 if [ "$FAILS" != 0 ]; then
   echo "test_demo: $FAILS check(s) failed" >&2
   exit 1
