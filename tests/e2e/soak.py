@@ -391,7 +391,8 @@ class Soak:
             self.ingress_create(port=port)
         # faults on for the whole run, before the controllers start
         env.elb_faults(**ELB_FAULTS)
-        env.kube_control("POST", "faults", {"fault-drop-watch-ms": DROP_WATCH_MS})
+        env.kube_control("POST", "faults", {"fault-drop-watch-ms": DROP_WATCH_MS,
+                                            "fault-split-chunks": True})
         self.sampler = MultiSampler(self)
         self.sampler.start()
         for r in self.replicas:
@@ -692,7 +693,8 @@ class Soak:
         through one more full resync of the leader."""
         env = self.env
         env.elb_faults(**ELB_FAULTS_OFF)
-        env.kube_control("POST", "faults", {"fault-drop-watch-ms": 0})
+        env.kube_control("POST", "faults", {"fault-drop-watch-ms": 0,
+                                            "fault-split-chunks": False})
         self.elb_stats = env.elb_stats()
         for r in self.replicas:
             self.watch_replicas()
@@ -754,9 +756,17 @@ class Soak:
 
     def check_logs(self):
         """No private-key material in any incarnation's log (the harness's check_invariants
-        covers the Events and its own key slices too)."""
+        covers the Events and its own key slices too), and no plan ever meant to delete or
+        rename a certificate that was there before (a refused attempt leaves the state intact,
+        so the state alone cannot tell)."""
         for r in self.replicas:
             for c in r.incarnations:
+                for l in c.log_lines():
+                    if l.get("id") in self.seeded and (
+                            (l.get("msg") == "plan" and l.get("action") in ("delete", "rename"))
+                            or l.get("msg") in ("certificate deleted", "certificate renamed back")):
+                        self.failures.append("%s meant to %s seeded certificate %s: %s" % (
+                            c.name, l.get("action") or l.get("msg"), l["id"], json.dumps(l)))
                 log = c.proc.log()
                 # covers BEGIN/END PRIVATE KEY, RSA/EC/ENCRYPTED PRIVATE KEY
                 if "PRIVATE KEY" in log:
@@ -796,6 +806,15 @@ class Soak:
                                                                "list/relist needed")]
         print("  reflectors: %d watch failures/relists logged, longest back-off %.1fs" % (
             len(backoffs), max(backoffs or [0]) / 1000.0))
+        acts = {}
+        for r in self.replicas:
+            for c in r.incarnations:
+                for l in c.log_lines():
+                    if l.get("msg") in ("certificate created", "certificate deleted",
+                                        "listener bound", "listener default restored"):
+                        acts[l["msg"]] = acts.get(l["msg"], 0) + 1
+        print("  controller actions done: %s" % (", ".join(
+            "%s=%d" % kv for kv in sorted(acts.items())) or "none"))
         print("  sampler: %d samples, %d bad" % (self.sampler.samples, self.sampler.n_bad))
         print("  converged %.1fs after the faults were turned off" % self.converge_s)
         for k in self.known:
