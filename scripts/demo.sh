@@ -645,7 +645,10 @@ ID2=$BOUND_ID NAME2=$BOUND_NAME
 say "bound:   certificate $ID2 ($NAME2) is the default certificate of listener $LISTENER"
 describe_cert "$WORK/certs/bound-v2.pem"
 say "deleted: certificate $ID1 ($NAME1) no longer exists on the load balancer" \
-    "(created -> bound -> old one deleted: the listener always had a certificate)"
+    "what the controller did, from its log (create, then bind, then delete: the listener never went" \
+    "without a certificate):"
+grep -E 'msg="(certificate created|listener bound|certificate deleted)"' "$WORK/logs/elb-certsync.log" |
+  sed 's/ listener=[^ ]* / /' | indent || true
 show_listener_api "$ID2"
 if [ "$PROVIDER" = huawei ]; then
   say "\$ $(api_cmdline GET "/v3/$PROJECT/elb/certificates/$ID1")"
