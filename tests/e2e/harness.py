@@ -295,7 +295,7 @@ UC_REGION = "cn-bj2"
 HW_WRITES = ("CreateCertificate", "UpdateCertificate", "DeleteCertificate",
              "BatchDeleteCertificates", "UpdateListener")
 UC_WRITES = ("CreateSSL", "DeleteSSL", "BindSSL", "UnbindSSL", "UpdateSSLBinding",
-             "AddSSLBinding", "DeleteSSLBinding", "UpdateSSLAttribute")
+             "AddSSLBinding", "DeleteSSLBinding", "UpdateSSLAttribute", "UpdateListenerAttribute")
 
 
 class Listener:

@@ -44,11 +44,6 @@ def failing_reason(failing, provider):
     return failing
 
 
-UC_ALB = ("fake-elb answers RetCode 161 'Action AddSSLBinding not exist' to the UCloud client's"
-          " ALB binding call")
-UC_RELEASE = ("UCloud: after the last Ingress of a listener is deleted nothing is planned (no "
-              "restore, no unbind, no collection)")
-
 NS = "shop"
 CLUSTER = "e2e"
 T_REACT = 30      # deadline for the controller to react to a change (watch-driven)
@@ -219,7 +214,7 @@ def create_and_rotate(env):
     print("    rotation sampled %d times, never without a certificate" % samples)
 
 
-@scenario(failing={"ucloud": UC_ALB})
+@scenario()
 def sni_second_entry(env):
     """A second TLS entry is bound as SNI (Huawei listener, UCloud ALB listener); removing the
     entry unbinds it and collects its certificate."""
@@ -270,7 +265,7 @@ def classic_vserver_one_certificate(env):
     assert ok, "left over: %r" % orphans
 
 
-@scenario(failing={"ucloud": UC_ALB + "; " + UC_RELEASE})
+@scenario()
 def delete_restores_original(env):
     """Deleting the Ingress unbinds its SNI certificates, restores the listener's default to
     the certificate it had before the controller first bound it, and garbage-collects every

@@ -1,11 +1,13 @@
 /* fuzz_elb_ucloud.c -- libFuzzer target: the UCloud ULB answer parsers (DescribeSSL,
- * DescribeULB, DescribeListeners, CreateSSL, RetCode mapping) on arbitrary bytes. */
+ * DescribeULB, DescribeLoadBalancers, DescribeListeners, CreateSSL, RetCode mapping) on
+ * arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "common/json.h"
 #include "elb/backend.h"
+#include "elb/ucloud_alb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct elb_listener_list ls = {0};
     elb_ucloud_parse_ulb_page(s, size, &ls, &n, &total, NULL);
     elb_ucloud_parse_alb_listeners(s, size, "alb-1", &ls, &n, &total, NULL);
+    elb_ucloud_parse_alb_lbs(s, size, &ls, &n, &total, NULL);
     elb_listener_list_cleanup(&ls);
 
     char *id = NULL;
