@@ -347,14 +347,17 @@ on_exit() {
   set +e
   trap - EXIT
   trap '' INT TERM HUP PIPE
+  local kept=0
   if [ "$KEEP" = 1 ] && [ "$INTERRUPTED" = 0 ] && [ "$STOPPED" = 0 ] && [ -n "$ELB_PID$KUBE_PID$CTL_PID" ]; then
+    kept=1
     printf '\nStill running, as asked (--keep): stop them with\n    bash %s/stop.sh\n' "$WORK"
   elif [ -n "$ELB_PID$KUBE_PID$CTL_PID" ] && [ "$STOPPED" = 0 ]; then
     printf '\nStopping everything this demo started\n'
     stop_all
   fi
   remove_keys
-  if [ "$KEEP" = 0 ] && [ -n "$WORK" ]; then
+  # The credentials file stays only while what uses it runs (stop.sh removes it then).
+  if [ "$kept" = 0 ] && [ -n "$WORK" ]; then
     rm -f "$WORK/credentials"
   fi
   if [ -n "$WORK" ] && [ -d "$WORK" ]; then

@@ -13,7 +13,8 @@
 #      --timeout, a message saying what did not happen, the controller log's tail, and
 #      everything stopped and cleaned as in 2;
 #   5. an emulator that exits at start: exit 1, its log shown, the other one stopped;
-#   6. `demo.sh | head`: the reader goes away (SIGPIPE), everything is stopped all the same.
+#   6. `demo.sh | head`: the reader goes away (SIGPIPE), everything is stopped all the same;
+#   7. SIGTERM once the controller is ready, even with --keep: everything stopped, nothing kept.
 #
 #   test_demo.sh BIN_DIR      (BIN_DIR holds elb-certsync, fake-elb, fake-kube-apiserver)
 set -euo pipefail
@@ -275,9 +276,31 @@ timeout -k 5 60 bash "$DEMO" --no-build --bin-dir "$BIN" --work-dir "$TMP/pipe" 
 check_stopped pipe 2
 check_no_keys pipe
 
+# ---- 7. SIGTERM in the middle (with --keep: an interrupted demo keeps nothing) ----
+section sigterm
+
+bash "$DEMO" --no-build --bin-dir "$BIN" --work-dir "$TMP/term" --keep </dev/null >"$TMP/term.out" 2>&1 &
+DEMO_PID=$!
+deadline=$((SECONDS + 60))
+until grep -q 'ready (GET /readyz: 200)' "$TMP/term.out" || [ $SECONDS -ge $deadline ] ||
+      ! running "$DEMO_PID"; do
+  sleep 0.1
+done
+grep -q 'ready (GET /readyz: 200)' "$TMP/term.out" || fail "sigterm: the controller did not get ready"
+kill -TERM "$DEMO_PID"
+deadline=$((SECONDS + 30))
+while running "$DEMO_PID" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+if running "$DEMO_PID"; then kill -KILL "$DEMO_PID"; fail "sigterm: the demo did not exit within 30 s"; fi
+RC=0
+wait "$DEMO_PID" || RC=$?
+[ "$RC" = 143 ] || fail "sigterm: exit $RC, expected 143"
+check_stopped term
+check_no_keys term
+[ "$FAILS" = 0 ] || show term
+
 section end
 if [ "$FAILS" != 0 ]; then
   echo "test_demo: $FAILS check(s) failed" >&2
   exit 1
 fi
-echo "test_demo: ok (huawei rotation $(sed -n 's/^Rotation done in \([0-9.]* s\).*/\1/p' "$TMP/huawei.out"), ucloud --keep, usage errors, never-bound controller, broken emulator, | head)"
+echo "test_demo: ok (huawei rotation $(sed -n 's/^Rotation done in \([0-9.]* s\).*/\1/p' "$TMP/huawei.out"), ucloud --keep, usage errors, never-bound controller, broken emulator, | head, SIGTERM)"
