@@ -362,6 +362,7 @@ on_exit() {
   fi
   if [ -n "$WORK" ] && [ -d "$WORK" ]; then
     printf '\nWork directory: %s (kubeconfig, logs, certificates; private keys removed)\n' "$WORK"
+    [ "$kept" = 1 ] || printf 'Remove it when done: rm -rf %s\n' "$WORK"
   fi
   exit "$rc"
 }
