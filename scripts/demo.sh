@@ -678,7 +678,7 @@ say "curl -s http://127.0.0.1:$METRICS_PORT/metrics"
 metrics=$(curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics") ||
   fail "GET /metrics failed"
 grep -E '^elb_certsync_(reconciles_total|actions_total|managed_certificates|leader)[ {]' <<<"$metrics" | indent || true
-say "(elb_certsync_managed_certificates is counted at each full resync: at start, then every 30 s here)"
+say "(elb_certsync_managed_certificates: the managed certificates of this cluster on the load balancer, per region)"
 
 echo
 echo "Rotation done in $(elapsed) s: $ID1 -> $ID2 on listener $LISTENER of $LB."
