@@ -6,8 +6,9 @@ replicas (and restarts them), drops watches and compacts the API server's histor
 storms), with provider faults on for the whole run and watches cut every few seconds.
 
     soak.py --bin-dir build/bin --provider huawei|ucloud [--duration SECONDS] [--seed N]
-            [--keep] [--resync SECONDS] [--elb-certsync PATH] [--fake-elb PATH]
-            [--fake-kube-apiserver PATH]
+            [--keep] [--resync SECONDS] [--include-failing] [--tolerate BUG]...
+            [--elb-certsync PATH] [--fake-elb PATH] [--fake-kube-apiserver PATH]
+    soak.py --bin-dir build/bin --provider huawei --repro replaced-record-lost
 
 At the end the faults are turned off and, within a bounded time, the load balancer must equal
 the desired state computed from the final Ingresses and Secrets as the API server holds them:
@@ -25,7 +26,13 @@ certificate that exists, SNI certificates that exist, and only the listener's ow
 managed certificates of this cluster bound. Finally every replica must exit 0 on SIGTERM, no
 replica may have died other than by our SIGKILL or by its documented exit on a lost lease,
 and no controller log line nor Event may carry private-key material (PEM markers and slices
-of every generated key). Exit status 0 when all of this holds.
+of every generated key), and no plan may ever have meant to delete or rename a certificate
+that was there before. Exit status 0 when all of this holds.
+
+A listener left in a state that matches a known controller bug (KNOWN_BUGS) fails the run
+with the bug's name, except bugs scenarios.py already marks failing (UCloud's release), which
+are printed as tolerated unless --include-failing is given, as scenarios.py does. --repro runs
+the minimal reproduction of a bug the soak found instead of the soak.
 
 Built on harness.py (Env, CertFactory, the provider views); nothing here edits it."""
 
@@ -35,6 +42,7 @@ import json
 import os
 import random
 import re
+import signal
 import sys
 import threading
 import time
@@ -48,7 +56,6 @@ CLUSTER = "e2e"       # the harness seeds an impostor with this cluster ID in it
 NS = "soak"
 LEASE_NS = "elb-certsync"
 LEASE_NAME = "elb-certsync"  # the controller's default --lease-name
-CLASS = "cce"
 
 # Listeners in play, by port: the harness's three and two more of our own, all on the
 # provider's main load balancer; SNI_PORT gets Ingresses with several TLS entries on Huawei.
@@ -747,7 +754,7 @@ class Soak:
         shutdown; under ASan also no leak)."""
         live = [r.current for r in self.replicas if r.alive()]
         for c in live:
-            c.proc.p.send_signal(h.signal.SIGTERM)
+            c.proc.p.send_signal(signal.SIGTERM)
         for c in live:
             rc = c.proc.stop(timeout=15)
             if rc != 0:
