@@ -358,6 +358,21 @@ class Run:
     def reconciles(self, m=None):
         return msum(m or self.metrics(), "elb_certsync_reconciles_total")
 
+    def settle(self, timeout, what, still=1.5):
+        """Waits until the controller's CPU time stopped moving for `still` seconds: the end
+        of its work, seen from /proc only (a /metrics scrape costs the controller CPU too:
+        see "CPU per /metrics scrape"). Returns the CPU seconds at that point."""
+        state = {"cpu": None, "since": None}
+
+        def still_enough():
+            cpu = self.ctl.cpu_seconds()
+            now = time.monotonic()
+            if cpu != state["cpu"]:
+                state["cpu"], state["since"] = cpu, now
+                return None
+            return cpu if now - state["since"] >= still else None
+        return wait_for(still_enough, timeout, what, interval=0.1)
+
     def quiet(self, timeout, what):
         """Waits until the queue is empty and the reconcile count stopped moving (0.5 s)."""
         state = {"last": None, "since": None}
@@ -425,6 +440,11 @@ class Run:
                      "--provider-burst", str(a.provider_burst),
                      "--resync-period", "%ds" % a.resync_seconds, "--workers", str(a.workers)]
         self.fig["controller_flags"] = " ".join(self.argv[2:]).replace(self.tmp, "$TMP")
+        if a.wrap:
+            # profiling (valgrind --tool=massif|callgrind ...): figures are the tool's, not
+            # the controller's alone
+            self.argv = a.wrap.split() + self.argv
+            self.fig["wrapped_in"] = a.wrap
 
     # -- phases --
 
@@ -455,8 +475,8 @@ class Run:
             return sum(ops.get(o, 0) for o in bind_ops) >= n
         wait_for(bound_all, self.args.converge_timeout, "%d listeners bound" % n, interval=0.1)
         detected = time.monotonic() - t0
+        cpu = self.settle(300, "the controller to settle after the cold start")
         self.quiet(120, "the queue to drain after the cold start")
-        cpu = self.ctl.cpu_seconds()
         m = self.metrics()
         k1 = self.kube.stats()
         ops = self.elb_ops(self.elb_stats())
@@ -539,10 +559,10 @@ class Run:
         time.sleep(s)
         # a resync started inside the window is counted, and its reconciles finish first
         syncs = [l for l in self.logs.read() if l.get("msg") == "full sync queued"]
+        c1 = self.settle(300, "the resync's reconciles to finish", still=3)
         self.quiet(120, "the resync's reconciles to finish")
         ops = self.elb_ops(self.elb_stats())
         k1 = self.kube.stats()
-        c1 = self.ctl.cpu_seconds()
         r1 = self.reconciles()
         lists = sum(ops.get(o, 0) for o in CERT_LISTS[self.provider])
         periods = s / float(self.args.resync_seconds)
@@ -587,26 +607,31 @@ class Run:
                                       "ingresses/web-%05d" % (i // 100, i) for i in range(k)]),
         ]
         for label, key, paths in phases:
-            self.quiet(120, "the queue to drain before the %s events" % label)
+            self.sync_window(5 + k / 200.0, "%s events" % label)
+            self.logs.read()
             self.elb_reset_stats()
             c0 = self.ctl.cpu_seconds()
             r0 = self.reconciles()
             body = {"metadata": {"labels": {"bench-touched": str(int(time.time()))}}}
             self.patch_many(paths, body)
+            c1 = self.settle(120, "the controller to settle after the %s events" % label)
             self.quiet(120, "the controller to settle after the %s events" % label)
-            c1 = self.ctl.cpu_seconds()
             r1 = self.reconciles()
             ops = self.elb_ops(self.elb_stats())
             per = 1000 * (c1 - c0) / k
+            resyncs = len([l for l in self.logs.read() if l.get("msg") == "full sync queued"])
+            note = " (%d resync(s) during)" % resyncs if resyncs else ""
             self.fig["event_%s" % key] = {"events": k, "cpu_s": c1 - c0, "reconciles": r1 - r0,
                                           "provider_writes": self.writes(ops),
-                                          "cpu_per_event_ms": per}
+                                          "cpu_per_event_ms": per, "resyncs_during": resyncs}
             if key == "other":
-                self.row("%d changes to %s: controller CPU" % (k, label),
+                self.row("%d changes to %s: controller CPU%s" % (k, label, note),
                          "%.2f s (%d reconciles)" % (c1 - c0, r1 - r0),
-                         "~0: never delivered", (r1 - r0) == 0)
+                         "0 reconciles, ~0 CPU (never delivered)",
+                         (r1 - r0) == 0 and c1 - c0 < 0.05 if not resyncs else None)
             else:
-                self.row("CPU per %s watch event (label change)" % label.rstrip("s"),
+                self.row("CPU per %s watch event (label change)%s" % (
+                    {"tls": "TLS Secret", "ingress": "Ingress"}[key], note),
                          "%.3f ms (%d reconciles, %d writes)" % (per, r1 - r0,
                                                                  self.writes(ops)),
                          "0 writes", self.writes(ops) == 0)
@@ -614,8 +639,7 @@ class Run:
     def rotations(self, rate, count, first, material):
         """Sends count Secret updates at rate per second (items first.. of material) and
         measures, for each, the time until its listener was bound to the new certificate."""
-        self.quiet(120, "the queue to drain before the rotations at %g/s" % rate)
-        self.avoid_resync(count / float(rate) + 20)
+        self.sync_window(count / float(rate) + 5, "rotations at %g/s" % rate)
         self.logs.read()
         m0 = self.metrics()
         self.elb_reset_stats()
@@ -670,9 +694,10 @@ class Run:
             return len(bound) == len(sent)
         wait_for(all_bound, self.args.rotation_timeout,
                  "%d rotated listeners to be bound" % len(sent), interval=0.1)
+        c1 = self.settle(120, "the rotations' deletes to finish")
         self.quiet(120, "the rotations' deletes to finish")
+        overlap[0] += len([l for l in self.logs.read() if l.get("msg") == "full sync queued"])
         m1 = self.metrics()
-        c1 = self.ctl.cpu_seconds()
         ops = self.elb_ops(self.elb_stats())
         lat = [max(0.0, bound[i] - sent[i]) * 1000 for i in sent]
 
@@ -712,24 +737,41 @@ class Run:
         self.row("  CPU per rotation reconcile", "%.3f ms (%d reconciles)" % (
             res["cpu_per_reconcile_ms"] or 0, recs))
 
-    def avoid_resync(self, need):
-        """Waits, if needed, until the next resync is more than `need` seconds away, so that a
-        full sync's thousands of reconciles do not queue in front of the measured ones
-        (reported: resync_overlap). Resync cost is measured by the steady-state phase."""
+    def sync_window(self, need, what):
+        """Starts a measured phase where no resync lands in it when possible: a full sync
+        queues every listener in front of the measured work (its cost is the steady-state
+        phase's figure). If the next resync is due within `need` seconds, waits for it and
+        for its reconciles to finish. Phases longer than the period cannot avoid one: they
+        start right after one, and the rows say how many resyncs ran during them."""
+        self.quiet(120, "the queue to drain before the %s" % what)
         period = self.args.resync_seconds
-        if need >= period:
-            return
-        m = self.metrics()
-        last = msum(m, "elb_certsync_last_full_sync_timestamp_seconds")
-        if not last:
-            return
-        if time.time() - last + need < period:
+        last = msum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
+        if not last or (need < period and time.time() - last + need < period):
             return
         wait_for(lambda: msum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
-                 > last, period + 30, "the next resync", interval=0.2)
-        self.quiet(120, "the resync to finish")
+                 > last, period + 30, "the next resync", interval=0.1)
+        # the sync's region-wide garbage collection is queued 2 s after its listeners
+        now = msum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
+        time.sleep(max(0.0, now + 2.5 - time.time()))
+        self.quiet(120, "the resync before the %s to finish" % what)
+
+    def scrape_cost(self, n=20):
+        """CPU of the controller per /metrics scrape (it renders one expiry series per TLS
+        Secret), from n scrapes of an idle controller."""
+        self.settle(60, "the controller to be idle before the scrapes")
+        c0 = self.ctl.cpu_seconds()
+        size = 0
+        for _ in range(n):
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port,
+                                        timeout=30) as r:
+                size = len(r.read())
+        c1 = self.ctl.cpu_seconds()
+        per = 1000 * (c1 - c0) / n
+        self.fig["metrics_scrape"] = {"cpu_ms": per, "bytes": size}
+        self.row("CPU per /metrics scrape", "%.2f ms (%d KiB)" % (per, size // 1024))
 
     def finish(self):
+        self.scrape_cost()
         hwm = self.ctl.status("VmHWM")
         self.fig["hwm_end_mib"] = hwm / MIB
         self.fig["rss_end_mib"] = self.ctl.status("VmRSS") / MIB
@@ -887,8 +929,10 @@ def main():
     ap.add_argument("--resync-seconds", type=int, default=None,
                     help="controller --resync-period during the run (default: half the "
                     "steady-state window, at least 10 s: the controller's minimum)")
-    ap.add_argument("--provider-qps", type=int, default=1000)
-    ap.add_argument("--provider-burst", type=int, default=200)
+    ap.add_argument("--provider-qps", type=int, default=5000,
+                    help="controller --provider-qps (default 5000: the emulator, not a "
+                    "cloud's rate limit, is what is measured)")
+    ap.add_argument("--provider-burst", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--events", type=int, default=1000, help="watch events per kind")
     ap.add_argument("--slow-rotations", type=int, default=None, help="at 1/s (default 20, "
@@ -903,6 +947,8 @@ def main():
     ap.add_argument("--key-pool", type=int, default=64)
     ap.add_argument("--json", required=True, help="where to write the figures")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    ap.add_argument("--wrap", default="", help="command prefix for the controller, e.g. "
+                    "'valgrind --tool=massif --massif-out-file=/tmp/m.out' (profiling only)")
     args = ap.parse_args()
     if args.sizes is None:
         args.sizes = "100,1000" if args.quick else "100,1000,10000"
