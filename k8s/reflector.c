@@ -181,7 +181,11 @@ static enum cs_code on_event(enum k8s_watch_type t, const cJSON *obj, void *ud,
     return CS_OK;
 }
 
-static enum cs_code watch_once(struct k8s_reflector *r, bool *short_watch, struct cs_err *err)
+/* *short_watch: ended without error, fast and without events. *dropped: the connection broke
+ * (or went silent) after the watch had lasted or delivered events -- client-go's "probable
+ * EOF": re-watch from the last RV at once, as for a normal close. */
+static enum cs_code watch_once(struct k8s_reflector *r, bool *short_watch, bool *dropped,
+                               struct cs_err *err)
 {
     char *rv = NULL;
     pthread_mutex_lock(&r->lock);
@@ -211,8 +215,9 @@ static enum cs_code watch_once(struct k8s_reflector *r, bool *short_watch, struc
     pthread_mutex_lock(&r->lock);
     events_after = r->stats.events;
     pthread_mutex_unlock(&r->lock);
-    *short_watch = rc == CS_OK && events_after == events_before &&
-                   cs_now_ms() - t0 < SHORT_WATCH_MS;
+    bool quiet_and_fast = events_after == events_before && cs_now_ms() - t0 < SHORT_WATCH_MS;
+    *short_watch = rc == CS_OK && quiet_and_fast;
+    *dropped = (rc == CS_EIO || rc == CS_ETIMEDOUT) && !quiet_and_fast;
     free(rv);
     return rc;
 }
@@ -224,16 +229,22 @@ static void *run(void *p)
     while (!atomic_load(&r->stop)) {
         struct cs_err err;
         enum cs_code rc;
-        bool short_watch = false;
+        bool short_watch = false, dropped = false;
         cs_err_clear(&err);
         if (need_list) {
             rc = list_all(r, &err);
             if (rc == CS_OK)
                 need_list = false;
         } else {
-            rc = watch_once(r, &short_watch, &err);
+            rc = watch_once(r, &short_watch, &dropped, &err);
             if (rc == CS_OK && !short_watch)
                 continue; /* a normal close: re-watch from the last RV */
+            if (dropped) {
+                count(r, &r->stats.drops);
+                cs_log_debug("watch dropped: re-watching", "resource", r->o.res->plural,
+                             "error", err.message);
+                continue;
+            }
             if (rc == CS_OK)
                 cs_err_set(&err, CS_EIO, 0, "watch closed at once without events");
         }

@@ -43,6 +43,7 @@ struct k8s_reflector_stats {
     uint64_t events;  /* watch events applied, bookmarks included */
     uint64_t errors;  /* failed lists and watches */
     uint64_t gone;    /* 410s that caused a relist */
+    uint64_t drops;   /* watches cut after they had lasted or delivered: re-watched at once */
 };
 
 struct k8s_reflector;

@@ -345,6 +345,47 @@ static void test_silent_watch(void **state)
     finish(&f);
 }
 
+/* ---- a watch cut mid-stream ---- */
+
+static void drop_fn(const struct tsrv_req *req, struct tsrv_resp *resp, void *ud)
+{
+    int *step = ud;
+    (*step)++;
+    if (*step == 1) {
+        tsrv_set_body(resp, 200, LIST("10", "", ITEM("a", "5", "a1")));
+    } else if (*step == 2) { /* an event, then the connection breaks */
+        tsrv_chunk(resp, EVENT("ADDED", "b", "11", "b1"));
+        resp->end = TSRV_END_DROP;
+    } else if (*step == 3) {
+        tsrv_chunk(resp, EVENT("MODIFIED", "b", "12", "b2"));
+        resp->end = TSRV_END_HANG;
+    } else {
+        tsrv_status(resp, 500, "InternalError", "script exhausted");
+    }
+}
+
+/* client-go treats a watch stream that breaks after it delivered as a normal close: re-watch
+ * from the last RV at once. With a one-minute back-off, anything else would miss the wait. */
+static void test_dropped_watch(void **state)
+{
+    int step = 0;
+    struct fixture f;
+    struct k8s_reflector_opts o = {.res = &k8s_res_secrets, .backoff_initial_ms = 60000,
+                                   .backoff_max_ms = 60000};
+    start(&f, drop_fn, &step, &o);
+    WAIT_FOR(log_has(&f.rec, "~b=b2"), 10000);
+    assert_true(log_has(&f.rec, "~b=b2"));
+    char line[1024];
+    tsrv_line(f.srv, 2, line, sizeof(line));
+    assert_non_null(strstr(line, "watch=1&resourceVersion=11&"));
+    struct k8s_reflector_stats st;
+    k8s_reflector_get_stats(f.refl, &st);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(st.drops, 1);
+    assert_int_equal(st.lists, 1);
+    finish(&f);
+}
+
 int main(void)
 {
     cs_json_init();
@@ -354,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_expired_continue),
         cmocka_unit_test(test_stop_during_backoff),
         cmocka_unit_test(test_silent_watch),
+        cmocka_unit_test(test_dropped_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
