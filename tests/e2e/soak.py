@@ -91,18 +91,14 @@ OPS = (("rotate", 30), ("ingress_create", 18), ("ingress_delete", 14), ("ingress
 # given; any other known bug fails the run, with its name in the message, unless tolerated
 # explicitly with --tolerate NAME (for looking past it at the rest; ctest never does).
 KNOWN_BUGS = {
-    "uc-release": {
-        "providers": ("ucloud",), "gated": True,
-        "what": "UCloud: after the last Ingress of a listener is deleted nothing is planned (no "
-                "restore, no unbind, no collection) -- scenarios.py UC_RELEASE"},
-    "replaced-record-lost": {
-        "providers": ("huawei",), "gated": False,
-        "what": "a listener bound to a managed certificate that already existed (a Secret "
-                "shared with another listener) keeps the default it replaced only in the "
-                "process's memory (the certificate's description records one listener); after "
-                "a restart or a failover, deleting the listener's last Ingress leaves the "
-                "managed certificate bound and the original is never restored "
-                "(soak.py --repro replaced-record-lost)"},
+    "record-lost-on-restart": {
+        "providers": ("huawei", "ucloud"), "gated": True,
+        "what": "a documented limit (README, Known limits): the default a listener had before "
+                "the controller first bound it is kept in the process's memory where no "
+                "certificate description can carry it (UCloud; a Huawei certificate shared by "
+                "several listeners records one); after a restart or a failover, deleting the "
+                "listener's last Ingress leaves the managed certificate as its default, with a "
+                "NoCertificateToRestore warning (soak.py --repro replaced-record-lost)"},
 }
 
 
@@ -623,15 +619,21 @@ class Soak:
         return out, crts
 
     def unreleased_bug(self, l, ours):
-        """The known bug a listener with no Ingress left matches when it still holds one of
-        our certificates as its default (and no SNI), or None."""
-        if l.sni or l.default not in ours:
+        """The documented limit a listener with no Ingress left matches when it still holds
+        one of our certificates as its default (and no SNI), or None: only after a restart,
+        where no description of ours records what the default replaced, and only when the
+        controller said so (a NoCertificateToRestore warning naming the listener)."""
+        if l.sni or l.default not in ours or self.counts.get("restarts", 0) == 0:
             return None
-        if self.views.name == "ucloud":
-            return "uc-release"
-        # Huawei: no description of ours records what this listener's default replaced
-        if not any(";r=%s," % l.key in (c.description or "") for c in ours.values()):
-            return "replaced-record-lost"
+        if self.views.name == "huawei" and any(";r=%s," % l.key in (c.description or "")
+                                               for c in ours.values()):
+            return None
+        for r in self.replicas:
+            for c in r.incarnations:
+                for line in c.log_lines():
+                    if line.get("reason") == "NoCertificateToRestore" and \
+                            l.key in line.get("msg", ""):
+                        return "record-lost-on-restart"
         return None
 
     def final_problems(self, state, desired, crts, known=None):
@@ -862,7 +864,7 @@ class Soak:
 # ---- minimal reproductions of what the soak found (not in ctest while they fail) ----
 
 def repro_replaced_record_lost(env):
-    """KNOWN_BUGS["replaced-record-lost"] in the fewest steps: one Secret, an Ingress on 443
+    """KNOWN_BUGS["record-lost-on-restart"] in the fewest steps: one Secret, an Ingress on 443
     (its certificate is created there and its description records 443's original), a second
     Ingress with the same Secret on 8443 (the existing certificate is bound; what 8443 had is
     remembered only in memory), a clean restart, then the 8443 Ingress deleted: 8443 must get
