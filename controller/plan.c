@@ -298,7 +298,22 @@ static ssize_t resolve_imported(const struct ctx *x, const struct ctl_cert_want 
     return best;
 }
 
-/* Whether some desired listener of the region chooses (resolves to) or selects this one. */
+/* The provider's listener a desired one names, when the view has it. */
+static const struct elb_listener *want_listener(const struct ctx *x,
+                                                const struct ctl_listener_want *l)
+{
+    for (size_t i = 0; x->listeners && i < x->listeners->n; i++) {
+        const struct elb_listener *e = &x->listeners->items[i];
+        if (streq(e->lb_id, l->lb_id) &&
+            (l->listener_id ? streq(e->id, l->listener_id) : e->port == l->port))
+            return e;
+    }
+    return NULL;
+}
+
+/* Whether some desired listener of the region chooses (resolves to) or selects this one.
+ * A listener that holds a single certificate wants its default only: what its other TLS
+ * entries name can never be bound there. */
 static bool wanted(const struct ctx *x, size_t idx)
 {
     const struct elb_cert *c = x->ci[idx].c;
@@ -306,7 +321,9 @@ static bool wanted(const struct ctx *x, size_t idx)
         const struct ctl_listener_want *l = &x->d->listeners[i];
         if (!streq(l->region, x->region))
             continue;
-        for (size_t j = 0; j < l->n_certs; j++) {
+        const struct elb_listener *e = want_listener(x, l);
+        size_t n_certs = e && e->kind == ELB_LISTENER_SINGLE && l->n_certs > 1 ? 1 : l->n_certs;
+        for (size_t j = 0; j < n_certs; j++) {
             const struct ctl_cert_want *w = &l->certs[j];
             ssize_t r = -1;
             if (w->kind == CTL_WANT_SELECTED && streq(w->cert_id, c->id))

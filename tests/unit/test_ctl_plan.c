@@ -1037,6 +1037,17 @@ static void test_single_listener(void **state)
     ctl_plan_free(p);
     assert_int_equal(converge(&w, &b), 0);
     assert_string_equal(b.record, "user-1");
+    /* A managed certificate of a TLS entry that can never be bound there (left over from
+     * when it was the first entry) is collected, not kept as wanted. */
+    add_managed(&w, &b, "old-api", "api", "a1", NULL);
+    p = plan(&w, &b);
+    assert_int_equal(p->n, 1);
+    assert_int_equal(p->actions[0].kind, CTL_ACT_DELETE);
+    assert_string_equal(p->actions[0].cert_id, "old-api");
+    lb_apply(&b, p, p->n);
+    ctl_plan_free(p);
+    assert_null(lb_cert(&b, "old-api"));
+    assert_int_equal(converge(&w, &b), 0);
     lb_free(&b);
     world_free(&w);
 }
