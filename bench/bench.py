@@ -525,26 +525,33 @@ class Run:
         self.row("  RSS after convergence (VmRSS)", "%.1f MiB" % (rss / MIB))
 
     def check_state(self):
-        """Counts listeners whose default certificate is the managed one of their Secret."""
+        """Counts listeners whose default certificate is a managed one (our name prefix) for
+        their own Secret's host (the emulator's domains of the certificate: names are cut to
+        the provider's length, UCloud's 50 characters, so the name alone cannot tell)."""
         state = get_json(self.elb + "/_fake/state", timeout=120)
         n = self.size
         want = {}
         if self.provider == "huawei":
-            names = {c["id"]: c["name"] for c in state["huawei"]["certificates"]}
+            certs = {c["id"]: (c["name"], c.get("common_name", "") + "," + c.get("domain", ""))
+                     for c in state["huawei"]["certificates"]}
             for lb in state["huawei"]["loadbalancers"]:
                 for lst in lb["listeners"]:
-                    want[(lb["id"], lst["protocol_port"])] = names.get(lst["default_tls_container_ref"], "")
+                    want[(lb["id"], lst["protocol_port"])] = certs.get(
+                        lst["default_tls_container_ref"], ("", ""))
         else:
-            names = {c["SSLId"]: c["SSLName"] for c in state["ucloud"]["certificates"]}
+            certs = {c["SSLId"]: (c["SSLName"], c.get("Domains", ""))
+                     for c in state["ucloud"]["certificates"]}
             for u in state["ucloud"]["ulbs"]:
                 for v in u["VServers"]:
                     ids = v.get("SSLIds") or []
-                    want[(u["ULBId"], v["FrontendPort"])] = names.get(ids[0], "") if ids else ""
+                    want[(u["ULBId"], v["FrontendPort"])] = certs.get(ids[0], ("", "")) \
+                        if ids else ("", "")
         ok = 0
         for i in range(n):
-            name = want.get(("lb-bench-%03d" % (i // 100), self.meta["base_port"] + i % 100), "")
-            # k8s_plb_default_<cluster>_<ns>.<secret>_<hash>, the readable part possibly cut
-            if name.startswith("k8s_plb_default_bench_") and ("tls-%05d" % i)[:8] in name:
+            name, domains = want.get(("lb-bench-%03d" % (i // 100),
+                                      self.meta["base_port"] + i % 100), ("", ""))
+            if name.startswith("k8s_plb_default_bench_") and \
+                    ("h%05d.bench.test" % i) in re.split(r"[,\s]+", domains):
                 ok += 1
         return ok, n - ok
 
