@@ -14,6 +14,7 @@
 
 #include "common/map.h"
 #include "common/util.h"
+#include "controller/certcheck.h"
 #include "controller/naming.h"
 
 struct region {
@@ -278,10 +279,25 @@ static void unindex_listener(struct region *r, struct elb_listener *l)
         cs_map_set_remove(&r->bound_by, l->sni_cert_ids[i], l->id);
 }
 
+/* The view keeps a certificate's chain digest (what plans compare), not its PEM: about 3.5 KB
+ * less per certificate, 70 MB at 20,000. */
+static void digest_cert(struct elb_cert *cert)
+{
+    if (!cert->certificate)
+        return;
+    char d[65];
+    if (!cert->chain_digest &&
+        ctl_chain_digest(cert->certificate, strlen(cert->certificate), d, NULL) == CS_OK)
+        cert->chain_digest = strdup(d);
+    free(cert->certificate);
+    cert->certificate = NULL;
+}
+
 /* Takes ownership of cert (heap) into r, replacing any of the same id. */
 static void insert_cert(struct ctl_pcache *c, struct region *r, struct elb_cert *cert)
 {
     void *old = NULL;
+    digest_cert(cert);
     struct elb_cert *prev = cs_map_get(&r->certs, cert->id);
     if (prev)
         unindex_cert(c, r, prev);

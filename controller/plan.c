@@ -221,7 +221,10 @@ static const char *digest_of(struct cinfo *ci)
 {
     if (ci->dig == 0) {
         ci->dig = -1;
-        if (ci->c->certificate &&
+        if (ci->c->chain_digest && strlen(ci->c->chain_digest) == 64) {
+            memcpy(ci->digest, ci->c->chain_digest, 65);
+            ci->dig = 1;
+        } else if (ci->c->certificate &&
             ctl_chain_digest(ci->c->certificate, strlen(ci->c->certificate), ci->digest, NULL) ==
                 CS_OK)
             ci->dig = 1;

@@ -36,6 +36,8 @@ struct elb_cert {
     char *description;  /* Huawei description (the ownership record); NULL elsewhere */
     char *fingerprint;  /* provider's fingerprint or content hash when given; may be NULL */
     char *certificate;  /* PEM chain as read back; may be NULL. Never a private key. */
+    char *chain_digest; /* never set by providers: a cache may keep the chain's digest here
+                           and drop certificate (memory at 10,000 certificates) */
     char *domains;      /* comma-separated names; may be NULL */
     int64_t not_after_ms;  /* expiry, ms since the epoch; 0 when unknown */
     int64_t created_ms;    /* 0 when unknown */

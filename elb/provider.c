@@ -159,6 +159,7 @@ void elb_cert_cleanup(struct elb_cert *c)
     free(c->description);
     free(c->fingerprint);
     free(c->certificate);
+    free(c->chain_digest);
     free(c->domains);
     free(c->imported_id);
     for (size_t i = 0; i < c->n_bindings; i++) {
@@ -228,7 +229,8 @@ enum cs_code elb_cert_copy(const struct elb_cert *src, struct elb_cert *out)
     if (!dup_into(&c.id, src->id) || !dup_into(&c.name, src->name) ||
         !dup_into(&c.description, src->description) ||
         !dup_into(&c.fingerprint, src->fingerprint) ||
-        !dup_into(&c.certificate, src->certificate) || !dup_into(&c.domains, src->domains) ||
+        !dup_into(&c.certificate, src->certificate) ||
+        !dup_into(&c.chain_digest, src->chain_digest) || !dup_into(&c.domains, src->domains) ||
         !dup_into(&c.imported_id, src->imported_id))
         goto fail;
     if (src->n_bindings) {

@@ -18,9 +18,14 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "common/codec.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "controller/certcheck.h"
 #include "controller/desired.h"
 #include "controller/naming.h"
 #include "controller/pcache.h"
@@ -584,6 +589,61 @@ static const char *const scene_certs[] = {"c-def",  "u-orig", "u-sni", "c-web-ol
 static const char *const scene_listeners[] = {"l-1", "l-2", "l-3", "l-5", NULL};
 
 /* ---------------------------------------------------------------- tests */
+
+/* A self-signed EC certificate as PEM (malloc'd). */
+static char *make_pem(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    assert_non_null(k);
+    assert_non_null(x);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"digest.example.test", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_set_pubkey(x, k);
+    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(b, x);
+    char *p = NULL;
+    long n = BIO_get_mem_data(b, &p);
+    char *out = strndup(p, (size_t)n);
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return out;
+}
+
+/* The view keeps the chain digest plans compare, not the PEM (memory at scale). */
+static void test_keeps_digest_not_pem(void **state)
+{
+    (void)state;
+    struct fake *f = fake_new(true);
+    scene(f);
+    char *pem = make_pem();
+    char want[65];
+    assert_int_equal(ctl_chain_digest(pem, strlen(pem), want, NULL), CS_OK);
+    struct elb_cert u = user_cert("u-pem", "with-pem", NULL);
+    u.certificate = pem;
+    fake_add_cert(f, &u);
+    struct ctl_pcache *c = ctl_pcache_new(&f->base, CLUSTER);
+    struct ctl_pcache_slice s;
+    assert_int_equal(ctl_pcache_slice_extra(c, REGION, LB, NULL, 443, NULL, "u-pem", &s, NULL),
+                     CS_OK);
+    const struct elb_cert *got = NULL;
+    for (size_t i = 0; i < s.certs.n; i++)
+        if (strcmp(s.certs.items[i].id, "u-pem") == 0)
+            got = &s.certs.items[i];
+    assert_non_null(got);
+    assert_null(got->certificate);
+    assert_non_null(got->chain_digest);
+    assert_string_equal(got->chain_digest, want);
+    ctl_pcache_slice_cleanup(&s);
+    ctl_pcache_free(c);
+    fake_free(f);
+}
 
 static void test_refresh_and_ensure(void **state)
 {
@@ -1414,6 +1474,7 @@ int main(void)
     cs_json_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refresh_and_ensure),
+        cmocka_unit_test(test_keeps_digest_not_pem),
         cmocka_unit_test(test_refresh_failure),
         cmocka_unit_test(test_refresh_keeps_racing_writes),
         cmocka_unit_test(test_slice_exact),
