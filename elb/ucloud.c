@@ -1110,94 +1110,49 @@ static bool is_alb_id(const char *lb)
     return lb && strncmp(lb, "alb-", 4) == 0;
 }
 
-/* HTTPS VServers of one ULB (lb set) or of all ULBs (lb NULL), all pages. */
-static enum cs_code uc_describe_ulb(struct uc_provider *p, const char *region, const char *lb,
-                                    struct elb_listener_list *out, size_t *n_ulbs,
-                                    struct cs_err *err)
+/* One page of a listing action, appended to list; *n_page counts what Offset counts. */
+typedef enum cs_code (*uc_page_fn)(const char *body, size_t len, const char *lb,
+                                   struct elb_listener_list *list, size_t *n_page, long *total,
+                                   struct cs_err *err);
+
+static enum cs_code page_ulb(const char *body, size_t len, const char *lb,
+                             struct elb_listener_list *list, size_t *n, long *total,
+                             struct cs_err *err)
 {
-    enum cs_code rc = CS_OK;
-    struct elb_listener_list list = {0};
-    struct cs_http_response resp;
-    cs_http_response_init(&resp);
-    long offset = 0;
-    int limit = uc_page(p);
-    size_t ulbs = 0;
-    for (;;) {
-        struct uc_params ps = {.n = 0};
-        if ((lb && !uc_add(&ps, "ULBId", lb)) || !uc_add_num(&ps, "Offset", offset) ||
-            !uc_add_num(&ps, "Limit", limit)) {
-            rc = oom(err);
-            goto out;
-        }
-        rc = uc_call(p, region, "DescribeULB", &ps, true, &resp, err);
-        if (rc)
-            goto out;
-        size_t n = 0;
-        long total = -1;
-        rc = elb_ucloud_parse_ulb_page(resp.body.ptr, resp.body.len, &list, &n, &total, err);
-        if (rc)
-            goto out;
-        ulbs += n;
-        offset += (long)n;
-        if (n == 0 || lb || (total >= 0 && offset >= total) || (total < 0 && n < (size_t)limit))
-            break;
-    }
-    *out = list;
-    memset(&list, 0, sizeof(list));
-    if (n_ulbs)
-        *n_ulbs = ulbs;
-out:
-    elb_listener_list_cleanup(&list);
-    cs_http_response_cleanup(&resp);
-    return rc;
+    (void)lb;
+    return elb_ucloud_parse_ulb_page(body, len, list, n, total, err);
 }
 
-/* The HTTPS listeners of application load balancer lb (DescribeListeners, all pages). Never
- * by ListenerId: with it the API ignores LoadBalancerId, and the answer does not say which
- * balancer a listener belongs to, so a listener of another balancer would pass for lb's. */
-static enum cs_code uc_describe_alb(struct uc_provider *p, const char *region, const char *lb,
-                                    struct elb_listener_list *out, struct cs_err *err)
+static enum cs_code page_alb_listeners(const char *body, size_t len, const char *lb,
+                                       struct elb_listener_list *list, size_t *n, long *total,
+                                       struct cs_err *err)
 {
-    enum cs_code rc = CS_OK;
-    struct elb_listener_list list = {0};
-    struct cs_http_response resp;
-    cs_http_response_init(&resp);
-    long offset = 0;
-    int limit = uc_page(p);
-    for (;;) {
-        struct uc_params ps = {.n = 0};
-        if (!uc_add(&ps, "LoadBalancerId", lb) || !uc_add_num(&ps, "Offset", offset) ||
-            !uc_add_num(&ps, "Limit", limit)) {
-            rc = oom(err);
-            goto out;
-        }
-        rc = uc_call(p, region, "DescribeListeners", &ps, true, &resp, err);
-        if (rc)
-            goto out;
-        size_t n = 0;
-        long total = -1;
-        rc = elb_ucloud_parse_alb_listeners(resp.body.ptr, resp.body.len, lb, &list, &n, &total,
-                                            err);
-        if (rc)
-            goto out;
-        offset += (long)n;
-        if (n == 0 || (total >= 0 && offset >= total) || (total < 0 && n < (size_t)limit))
-            break;
-    }
-    *out = list;
-    memset(&list, 0, sizeof(list));
-out:
-    elb_listener_list_cleanup(&list);
-    cs_http_response_cleanup(&resp);
-    return rc;
+    return elb_ucloud_parse_alb_listeners(body, len, lb, list, n, total, err);
 }
 
-/* The HTTPS listeners of every application load balancer of the region: DescribeLoadBalancers
- * (Type=Application, ShowDetail=true: listeners are included only with ShowDetail), all pages.
- * DescribeULB lists classic ULBs only. An answer "Action not exist" (RetCode 161: no ALB API
- * in this endpoint) counts as no ALB rather than failing the classic listeners too. */
-static enum cs_code uc_describe_albs(struct uc_provider *p, const char *region,
-                                     struct elb_listener_list *out, struct cs_err *err)
+static enum cs_code page_albs(const char *body, size_t len, const char *lb,
+                              struct elb_listener_list *list, size_t *n, long *total,
+                              struct cs_err *err)
+{
+    (void)lb;
+    return elb_ucloud_parse_alb_lbs(body, len, list, n, total, err);
+}
+
+struct uc_listing {
+    const char *action;
+    const char *key1, *val1; /* fixed parameters (NULL: none) */
+    const char *key2, *val2;
+    uc_page_fn parse;
+    const char *lb;          /* given to parse */
+    bool first_page_only;    /* one load balancer asked for by ID */
+    bool no_action_is_empty; /* RetCode 161 ("Action not exist"): nothing to list */
+};
+
+/* Every page of a listing (Offset/Limit) into out; *n_items (optional) sums the pages'
+ * counts. */
+static enum cs_code uc_list_pages(struct uc_provider *p, const char *region,
+                                  const struct uc_listing *q, struct elb_listener_list *out,
+                                  size_t *n_items, struct cs_err *err)
 {
     enum cs_code rc = CS_OK;
     struct elb_listener_list list = {0};
@@ -1205,17 +1160,19 @@ static enum cs_code uc_describe_albs(struct uc_provider *p, const char *region,
     cs_http_response_init(&resp);
     long offset = 0;
     int limit = uc_page(p);
+    size_t items = 0;
     for (;;) {
         struct uc_params ps = {.n = 0};
-        if (!uc_add(&ps, "Type", "Application") || !uc_add(&ps, "ShowDetail", "true") ||
-            !uc_add_num(&ps, "Offset", offset) || !uc_add_num(&ps, "Limit", limit)) {
+        if ((q->key1 && !uc_add(&ps, q->key1, q->val1)) ||
+            (q->key2 && !uc_add(&ps, q->key2, q->val2)) || !uc_add_num(&ps, "Offset", offset) ||
+            !uc_add_num(&ps, "Limit", limit)) {
             rc = oom(err);
             goto out;
         }
         struct cs_err cerr;
         cs_err_clear(&cerr);
-        rc = uc_call(p, region, "DescribeLoadBalancers", &ps, true, &resp, &cerr);
-        if (rc != CS_OK && strcmp(cerr.provider_code, "161") == 0) {
+        rc = uc_call(p, region, q->action, &ps, true, &resp, &cerr);
+        if (rc != CS_OK && q->no_action_is_empty && strcmp(cerr.provider_code, "161") == 0) {
             rc = CS_OK;
             break;
         }
@@ -1226,19 +1183,57 @@ static enum cs_code uc_describe_albs(struct uc_provider *p, const char *region,
         }
         size_t n = 0;
         long total = -1;
-        rc = elb_ucloud_parse_alb_lbs(resp.body.ptr, resp.body.len, &list, &n, &total, err);
+        rc = q->parse(resp.body.ptr, resp.body.len, q->lb, &list, &n, &total, err);
         if (rc)
             goto out;
+        items += n;
         offset += (long)n;
-        if (n == 0 || (total >= 0 && offset >= total) || (total < 0 && n < (size_t)limit))
+        if (n == 0 || q->first_page_only || (total >= 0 && offset >= total) ||
+            (total < 0 && n < (size_t)limit))
             break;
     }
     *out = list;
     memset(&list, 0, sizeof(list));
+    if (n_items)
+        *n_items = items;
 out:
     elb_listener_list_cleanup(&list);
     cs_http_response_cleanup(&resp);
     return rc;
+}
+
+/* HTTPS VServers of one ULB (lb set) or of all ULBs (lb NULL), all pages. */
+static enum cs_code uc_describe_ulb(struct uc_provider *p, const char *region, const char *lb,
+                                    struct elb_listener_list *out, size_t *n_ulbs,
+                                    struct cs_err *err)
+{
+    struct uc_listing q = {.action = "DescribeULB", .key1 = lb ? "ULBId" : NULL, .val1 = lb,
+                           .parse = page_ulb, .first_page_only = lb != NULL};
+    return uc_list_pages(p, region, &q, out, n_ulbs, err);
+}
+
+/* The HTTPS listeners of application load balancer lb (DescribeListeners, all pages). Never
+ * by ListenerId: with it the API ignores LoadBalancerId, and the answer does not say which
+ * balancer a listener belongs to, so a listener of another balancer would pass for lb's. */
+static enum cs_code uc_describe_alb(struct uc_provider *p, const char *region, const char *lb,
+                                    struct elb_listener_list *out, struct cs_err *err)
+{
+    struct uc_listing q = {.action = "DescribeListeners", .key1 = "LoadBalancerId", .val1 = lb,
+                           .parse = page_alb_listeners, .lb = lb};
+    return uc_list_pages(p, region, &q, out, NULL, err);
+}
+
+/* The HTTPS listeners of every application load balancer of the region: DescribeLoadBalancers
+ * (Type=Application, ShowDetail=true: listeners are included only with ShowDetail), all pages.
+ * DescribeULB lists classic ULBs only. An answer "Action not exist" (RetCode 161: no ALB API
+ * in this endpoint) counts as no ALB rather than failing the classic listeners too. */
+static enum cs_code uc_describe_albs(struct uc_provider *p, const char *region,
+                                     struct elb_listener_list *out, struct cs_err *err)
+{
+    struct uc_listing q = {.action = "DescribeLoadBalancers", .key1 = "Type",
+                           .val1 = "Application", .key2 = "ShowDetail", .val2 = "true",
+                           .parse = page_albs, .no_action_is_empty = true};
+    return uc_list_pages(p, region, &q, out, NULL, err);
 }
 
 /* Every HTTPS listener of the region: classic VServers, then ALB listeners. */
