@@ -342,14 +342,21 @@ static bool wanted(const struct ctx *x, size_t idx)
     return false;
 }
 
-/* DELETE for every certificate of ours in the region that nothing wants or holds. */
+/* DELETE for every certificate of ours in the region that nothing wants or holds. A
+ * listener's plan (x->self set) sees the desired state of the Ingresses that concern that
+ * listener only, and certificates another worker may have just created and not yet bound:
+ * it deletes only what the listener itself held before the plan (what it replaces or
+ * unbinds). Everything else is the region-wide collection's (ctl_plan_gc), which sees every
+ * Ingress. (UCloud names cut to 50 characters can share their readable part between
+ * Secrets: a neighbour's certificate in a listener's slice must not look like an orphan.) */
 static enum cs_code plan_deletes(struct ctx *x, const char *why)
 {
     if (x->d && x->d->incomplete)
         return CS_OK; /* an Ingress we could not read may still need them */
     for (size_t i = 0; i < x->n; i++) {
         const struct elb_cert *c = x->ci[i].c;
-        if (!x->ci[i].ours || !c->id || bound(x, c) || wanted(x, i))
+        if (!x->ci[i].ours || !c->id || (x->self && !held_by_self(x, c->id)) || bound(x, c) ||
+            wanted(x, i))
             continue;
         struct ctl_action *a = act_push(x->plan, CTL_ACT_DELETE, why);
         if (!a || !dup_into(&a->cert_id, c->id) || !dup_into(&a->name, c->name))

@@ -316,12 +316,29 @@ static struct ctl_plan *plan(struct world *w, struct lb *b)
     return p;
 }
 
-/* Plans and executes until the plan is empty; returns the number of rounds. */
+/* The region-wide collection, as the runtime's resync runs it (the full desired state). */
+static struct ctl_plan *gc_plan(struct world *w, struct lb *b)
+{
+    struct elb_cert_list cl = {.items = b->c, .n = b->n};
+    struct elb_listener_list ll = {.items = b->l, .n = b->nl};
+    struct ctl_plan *p = NULL;
+    assert_int_equal(ctl_plan_gc(&w->s, w->d, REGION, &cl, &ll, &p, NULL), CS_OK);
+    return p;
+}
+
+/* Plans and executes until the listener's plan and then the region's collection are empty;
+ * returns the number of rounds. */
 static int converge(struct world *w, struct lb *b)
 {
     for (int round = 0; round < 6; round++) {
         struct ctl_plan *p = plan(w, b);
         size_t n = p->n;
+        lb_apply(b, p, n);
+        ctl_plan_free(p);
+        if (n > 0)
+            continue;
+        p = gc_plan(w, b);
+        n = p->n;
         lb_apply(b, p, n);
         ctl_plan_free(p);
         if (n == 0)
@@ -1040,7 +1057,10 @@ static void test_single_listener(void **state)
     /* A managed certificate of a TLS entry that can never be bound there (left over from
      * when it was the first entry) is collected, not kept as wanted. */
     add_managed(&w, &b, "old-api", "api", "a1", NULL);
-    p = plan(&w, &b);
+    p = plan(&w, &b); /* the listener did not hold it: the region's collection's */
+    assert_int_equal(p->n, 0);
+    ctl_plan_free(p);
+    p = gc_plan(&w, &b);
     assert_int_equal(p->n, 1);
     assert_int_equal(p->actions[0].kind, CTL_ACT_DELETE);
     assert_string_equal(p->actions[0].cert_id, "old-api");
@@ -1050,6 +1070,41 @@ static void test_single_listener(void **state)
     assert_int_equal(converge(&w, &b), 0);
     lb_free(&b);
     world_free(&w);
+}
+
+/* A listener's plan sees only the Ingresses that concern it, and the slice may carry a
+ * certificate of ours it never held (a neighbour's on UCloud, where names cut to 50 characters
+ * can share their readable part, or one another worker just created): it leaves those to
+ * the region's collection, which sees every Ingress. */
+static void test_listener_plan_deletes_only_what_it_held(void **state)
+{
+    for (int ucloud = 0; ucloud < 2; ucloud++) {
+        struct world w;
+        world_init(&w, ucloud);
+        world_secret(&w, "web", "v1");
+        world_ingress(&w, ANN_LB, A("web"));
+        world_desire(&w);
+        struct lb b = {.descriptions = !ucloud};
+        lb_add_cert(&b, "user-1", "my-cert", NULL, NULL);
+        add_managed(&w, &b, "neighbour", "zzz", "z1", NULL);
+        add_managed(&w, &b, "old-web", "web", "v0", NULL);
+        lb_add_listener(&b, "ls-1", "old-web", NULL);
+        struct ctl_plan *p = plan(&w, &b);
+        for (size_t i = 0; i < p->n; i++)
+            if (p->actions[i].kind == CTL_ACT_DELETE)
+                assert_string_equal(p->actions[i].cert_id, "old-web"); /* held: replaced */
+        assert_int_equal(p->actions[p->n - 1].kind, CTL_ACT_DELETE);
+        lb_apply(&b, p, p->n);
+        ctl_plan_free(p);
+        assert_non_null(lb_cert(&b, "neighbour"));
+        assert_null(lb_cert(&b, "old-web"));
+        p = gc_plan(&w, &b); /* here no Ingress at all wants zzz */
+        assert_int_equal(p->n, 1);
+        assert_string_equal(p->actions[0].cert_id, "neighbour");
+        ctl_plan_free(p);
+        lb_free(&b);
+        world_free(&w);
+    }
 }
 
 static void test_bad_input(void **state)
@@ -1083,6 +1138,7 @@ int main(void)
         cmocka_unit_test(test_selected),
         cmocka_unit_test(test_imported),
         cmocka_unit_test(test_selected_restore),
+        cmocka_unit_test(test_listener_plan_deletes_only_what_it_held),
         cmocka_unit_test(test_drift_rebound),
         cmocka_unit_test(test_single_listener),
         cmocka_unit_test(test_bad_input),
