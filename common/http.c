@@ -12,6 +12,9 @@
 
 #define DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024)
 
+/* Connections the shared cache may keep, streams included. */
+#define CS_HTTP_MAX_CONNECTIONS 64L
+
 struct pooled {
     CURL *h;
     struct pooled *next;
@@ -373,6 +376,10 @@ enum cs_code cs_http_do(struct cs_http_client *c, const struct cs_http_request *
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* The shared cache counts connections in use too: with libcurl's default of 5, a client
+     * holding five watch streams closed every other connection after one request (a TLS
+     * handshake per Secret fetch and per Event). */
+    curl_easy_setopt(h, CURLOPT_MAXCONNECTS, CS_HTTP_MAX_CONNECTIONS);
     if (req->fresh_connection) {
         curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "common/http.h"
@@ -30,6 +31,18 @@ struct stream_state {
     int sent;
     bool stall;
 };
+
+static atomic_int g_connections; /* TCP connections the server accepted */
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)c;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&g_connections, 1);
+}
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -108,7 +121,8 @@ static int setup(void **state)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
                             NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
     if (!s->d)
         return -1;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -324,6 +338,65 @@ static void test_concurrent_requests(void **state)
     cs_http_client_free(c);
 }
 
+struct streamer {
+    struct cs_http_client *c;
+    const char *url;
+    atomic_bool *cancel;
+    atomic_int *started;
+};
+
+static void *streamer(void *p)
+{
+    struct streamer *a = p;
+    struct stream_sink k = {.stop_after = 1000};
+    struct cs_http_request rq = {.url = a->url, .on_data = on_data, .ud = &k, .cancel = a->cancel};
+    struct cs_http_response rs;
+    cs_http_response_init(&rs);
+    atomic_fetch_add(a->started, 1);
+    cs_http_do(a->c, &rq, &rs, NULL);
+    cs_http_response_cleanup(&rs);
+    return NULL;
+}
+
+/* Long-lived streams (watches) hold connections of the shared cache: short requests beside
+ * them still reuse one connection instead of opening (and, with TLS, handshaking) each time.
+ * (libcurl's cache defaults to 5 connections, streams included: the sixth stream made every
+ * other request close its connection after use.) */
+static void test_reuse_beside_streams(void **state)
+{
+    struct server *s = *state;
+    struct cs_http_client *c = client();
+    char su[128], eu[128];
+    url(s, "/idle", su, sizeof(su));
+    url(s, "/echo", eu, sizeof(eu));
+    atomic_bool cancel = false;
+    atomic_int started = 0;
+    pthread_t th[8];
+    struct streamer args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i] = (struct streamer){.c = c, .url = su, .cancel = &cancel, .started = &started};
+        pthread_create(&th[i], NULL, streamer, &args[i]);
+    }
+    for (int i = 0; i < 500 && atomic_load(&g_connections) < 8; i++)
+        cs_sleep_ms(10);
+    cs_sleep_ms(100);
+    int before = atomic_load(&g_connections);
+    for (int i = 0; i < 5; i++) {
+        struct cs_http_request rq = {.method = "POST", .url = eu, .body = "b", .body_len = 1};
+        struct cs_http_response rs;
+        cs_http_response_init(&rs);
+        assert_int_equal(cs_http_do(c, &rq, &rs, NULL), CS_OK);
+        assert_int_equal(rs.status, 200);
+        cs_http_response_cleanup(&rs);
+    }
+    int opened = atomic_load(&g_connections) - before;
+    atomic_store(&cancel, true);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(opened, 1);
+    cs_http_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_concurrent_requests),
+        cmocka_unit_test(test_reuse_beside_streams),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
