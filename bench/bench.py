@@ -40,6 +40,10 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+import harness  # noqa: E402  (the e2e harness: processes, ports, metrics)
+from harness import free_port, metric_sum, parse_metrics  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 
@@ -82,12 +86,6 @@ def wait_for(pred, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get_json(url, timeout=30, method="GET"):
     assert url.startswith("http://127.0.0.1:"), url
     req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
@@ -103,53 +101,14 @@ def pct(values, p):
     return s[k]
 
 
-def parse_metrics(text):
-    out = {}
-    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
-    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = line_re.match(line)
-        if not m:
-            continue
-        try:
-            out[(m.group(1), frozenset(label_re.findall(m.group(3) or "")))] = float(m.group(4))
-        except ValueError:
-            pass
-    return out
-
-
-def msum(metrics, name, **labels):
-    want = set(labels.items())
-    return sum(v for (n, ls), v in metrics.items() if n == name and want <= set(ls))
-
-
 # ---- processes ----
 
-class Proc:
+class Proc(harness.Proc):
+    """harness.Proc in its own session (the benchmark stops its children itself, also on
+    Ctrl-C), with the /proc figures the benchmark reads."""
+
     def __init__(self, name, argv, log_path):
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.p = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
-                                  stdout=self._log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-        self.pid = self.p.pid
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def stop(self, timeout=10):
-        if self.p.poll() is None:
-            try:
-                self.p.send_signal(signal.SIGTERM)
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(10)
-        self._log.close()
-        return self.p.returncode
+        super().__init__(name, argv, log_path, new_session=True)
 
     def cpu_seconds(self):
         """utime + stime of the whole process (all threads), seconds."""
@@ -356,7 +315,7 @@ class Run:
         return sum(n for o, n in ops.items() if o not in w)
 
     def reconciles(self, m=None):
-        return msum(m or self.metrics(), "elb_certsync_reconciles_total")
+        return metric_sum(m or self.metrics(), "elb_certsync_reconciles_total")
 
     def settle(self, timeout, what, still=1.5):
         """Waits until the controller's CPU time stopped moving for `still` seconds: the end
@@ -380,7 +339,7 @@ class Run:
         def settled():
             m = self.metrics()
             n = self.reconciles(m)
-            depth = msum(m, "elb_certsync_queue_depth")
+            depth = metric_sum(m, "elb_certsync_queue_depth")
             now = time.monotonic()
             if depth == 0 and n == state["last"]:
                 return now - state["since"] >= 0.5
@@ -711,11 +670,11 @@ class Run:
         # The emulator's share: the controller's own provider-request histogram (create and
         # bind: the calls on the path from update to binding), mean per call over the phase.
         def op_mean(op):
-            s = (msum(m1, "elb_certsync_provider_request_duration_seconds_sum", operation=op) -
-                 msum(m0, "elb_certsync_provider_request_duration_seconds_sum", operation=op))
-            c = (msum(m1, "elb_certsync_provider_request_duration_seconds_count",
+            s = (metric_sum(m1, "elb_certsync_provider_request_duration_seconds_sum", operation=op) -
+                 metric_sum(m0, "elb_certsync_provider_request_duration_seconds_sum", operation=op))
+            c = (metric_sum(m1, "elb_certsync_provider_request_duration_seconds_count",
                       operation=op) -
-                 msum(m0, "elb_certsync_provider_request_duration_seconds_count",
+                 metric_sum(m0, "elb_certsync_provider_request_duration_seconds_count",
                       operation=op))
             return 1000 * s / c if c else 0.0
         prov_ms = op_mean("create_cert") + op_mean("set_listener")
@@ -754,13 +713,13 @@ class Run:
         if self.args.quick:
             return  # a smoke run does not wait for resyncs: the rows say when one ran
         period = self.args.resync_seconds
-        last = msum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
+        last = metric_sum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
         if not last or (need < period and time.time() - last + need < period):
             return
-        wait_for(lambda: msum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
+        wait_for(lambda: metric_sum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
                  > last, period + 30, "the next resync", interval=0.1)
         # the sync's region-wide garbage collection is queued 2 s after its listeners
-        now = msum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
+        now = metric_sum(self.metrics(), "elb_certsync_last_full_sync_timestamp_seconds")
         time.sleep(max(0.0, now + 2.5 - time.time()))
         self.quiet(120, "the resync before the %s to finish" % what)
 

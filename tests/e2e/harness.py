@@ -92,13 +92,14 @@ def http(method, url, body=None, headers=None, timeout=10):
 class Proc:
     """A child process with its output in a log file; stopped by stop() or kill()."""
 
-    def __init__(self, name, argv, log_path, env=None):
+    def __init__(self, name, argv, log_path, env=None, new_session=False):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log,
-                                  stderr=subprocess.STDOUT, env=env)
+                                  stderr=subprocess.STDOUT, env=env,
+                                  start_new_session=new_session)
         self.pid = self.p.pid
         self.killed = False
 
